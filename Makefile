@@ -1,0 +1,137 @@
+# cpis-notify build.  `make` builds the plugin and the mock host; `make check`
+# runs every test, then the suite again under ASan+UBSan.  See README.md.
+
+PKGS      := libxml-2.0 libcjson libpcre2-8
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+SQLITE_CFLAGS := $(shell pkg-config --cflags sqlite3)
+SQLITE_LIBS   := $(shell pkg-config --libs sqlite3)
+
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wno-unused-parameter
+HARDEN  := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
+OPT     ?= -O2 -g
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+ifeq ($(SAN),1)
+  OPT    := -O1 -g -fno-omit-frame-pointer
+  SANFL  := -fsanitize=address,undefined -fno-sanitize-recover=all
+  HARDEN := -fstack-protector-strong -fPIC
+endif
+ifeq ($(SAN),thread)
+  OPT    := -O1 -g -fno-omit-frame-pointer
+  SANFL  := -fsanitize=thread
+  HARDEN := -fstack-protector-strong -fPIC
+endif
+CFLAGS_ALL  = $(CSTD) $(OPT) $(WARN) $(HARDEN) $(SANFL) -Iinclude -Iplugin -Iworkflow $(PKG_CFLAGS) $(CFLAGS)
+LDHARDEN    := -Wl,-z,relro,-z,now -Wl,--as-needed
+LDFLAGS_ALL = $(SANFL) $(LDHARDEN) $(LDFLAGS)
+
+PLUGIN_SRCS := $(sort $(wildcard plugin/*.c) $(wildcard workflow/*.c))
+PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(BUILD)/obj/%.o)
+MOCK_SRCS   := $(sort $(wildcard samples/mockhost/*.c))
+MOCK_OBJS   := $(MOCK_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS   := $(sort $(wildcard tests/test_*.c))
+TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+
+SO       := $(BUILD)/cpis_notify.so
+MOCKHOST := $(BUILD)/cpis-mockhost
+INTERNAL := $(BUILD)/libcpis_internal.a
+
+.PHONY: all check test-run check-san check-tsan check-exports check-header \
+        install clean fuzz bench scenarios
+
+all: $(SO) $(MOCKHOST)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/samples/mockhost/%.o: samples/mockhost/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CMOCKA_CFLAGS) -Itests -MMD -MP -c $< -o $@
+
+$(SO): $(PLUGIN_OBJS) plugin/cpis_notify.map
+	$(CC) -shared -o $@ $(PLUGIN_OBJS) $(LDFLAGS_ALL) \
+	  -Wl,--version-script=plugin/cpis_notify.map $(PKG_LIBS) -lpthread
+
+$(INTERNAL): $(PLUGIN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(MOCKHOST): $(MOCK_OBJS)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -rdynamic $(SQLITE_LIBS) $(PKG_LIBS) -ldl -lpthread
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(INTERNAL)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(TEST_SUPPORT_OBJS) $(INTERNAL) $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(PKG_LIBS) -ldl -lpthread
+
+# ---- tests ---------------------------------------------------------------
+# Every CMocka binary runs with the plugin, the mock host and the samples
+# named in the environment; CMocka's summary is on stderr, so 2>&1.
+TEST_ENV = CPIS_PLUGIN_SO=$(abspath $(SO)) CPIS_MOCKHOST=$(abspath $(MOCKHOST)) \
+           CPIS_SAMPLES=$(abspath samples) CPIS_SPEC=$(abspath ../shared/spec) \
+           ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+
+test-run: $(SO) $(MOCKHOST) $(TEST_BINS) check-exports
+	@fail=0; for t in $(TEST_BINS); do \
+	  echo "== $$t"; \
+	  $(TEST_ENV) $$t 2>&1 || fail=1; \
+	done; \
+	for s in $(sort $(wildcard tests/scenarios/*.sh)); do \
+	  echo "== $$s"; \
+	  $(TEST_ENV) bash $$s 2>&1 || fail=1; \
+	done; \
+	exit $$fail
+
+check: check-header
+	$(MAKE) test-run
+	$(MAKE) BUILD=build/san SAN=1 test-run
+	@echo "make check: all tests passed (plain and ASan+UBSan)"
+
+check-san:
+	$(MAKE) BUILD=build/san SAN=1 test-run
+
+check-tsan:
+	$(MAKE) BUILD=build/tsan SAN=thread CC=clang test-run
+
+# The plugin must export its entry point and nothing else.
+check-exports: $(SO)
+	@syms=$$(nm -D --defined-only $(SO) | awk '{print $$3}' | grep -v '^$$' | sort); \
+	if [ "$$syms" != "cpis_plugin_entry" ]; then \
+	  echo "check-exports: unexpected exports:"; echo "$$syms"; exit 1; \
+	else echo "check-exports: only cpis_plugin_entry is exported"; fi
+
+# The contract header compiles alone as C99 and C11, with nothing else.
+check-header:
+	@mkdir -p $(BUILD)
+	@for std in c99 c11; do \
+	  printf '#include "cpis/plugin.h"\nint main(void){return (int)sizeof(struct cpis_host_api) == 0;}\n' \
+	  | $(CC) -std=$$std -pedantic -Wall -Wextra -Werror -Iinclude -x c - -o $(BUILD)/header-$$std || exit 1; \
+	done; echo "check-header: include/cpis/plugin.h compiles as C99 and C11"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/cpis-notify $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/include/cpis
+	install -m 0644 $(SO) $(DESTDIR)$(PREFIX)/lib/cpis-notify/cpis_notify.so
+	install -m 0755 $(MOCKHOST) $(DESTDIR)$(PREFIX)/lib/cpis-notify/cpis-mockhost
+	ln -sf ../lib/cpis-notify/cpis-mockhost $(DESTDIR)$(PREFIX)/bin/cpis-mockhost
+	install -m 0644 include/cpis/plugin.h $(DESTDIR)$(PREFIX)/include/cpis/plugin.h
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,86 @@
+/*
+ * record.h - the normalised notification record.  Both parsers (HL7 V3 and
+ * FHIR) produce exactly this; everything after parsing reads only this.
+ * Fixed-size fields: a value longer than its field is truncated at a UTF-8
+ * boundary by the parser (cpis_copy_text).
+ */
+#ifndef CPIS_RECORD_H
+#define CPIS_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpis/plugin.h"
+
+enum cpis_rec_kind {
+    REC_KIND_ACCESS = 0,   /* one or more access records */
+    REC_KIND_INACTIVE = 1, /* inactive NHS number notification */
+    REC_KIND_EMPTY = 2     /* an ASN with no access record */
+};
+
+enum cpis_rec_format { REC_FORMAT_HL7V3 = 0, REC_FORMAT_FHIR = 1 };
+
+enum cpis_author_kind { AUTHOR_PERSON = 0, AUTHOR_SYSTEM = 1 };
+
+#define REC_ID_MAX 128
+#define REC_TEXT_MAX 256
+#define REC_CODE_MAX 24
+
+/* One access to a child's CP-IS record. */
+struct cpis_access {
+    char nhs_number[11];              /* 10 digits, validated (Modulus 11) */
+    char local_id[64];                /* LA local id, "" if absent */
+    int64_t accessed_at;              /* epoch seconds UTC */
+    int author_kind;                  /* enum cpis_author_kind */
+    char viewer[REC_TEXT_MAX];        /* "Dr Sam Patel"; for a system access,
+                                         the responsible person if named */
+    char viewer_role[REC_CODE_MAX];   /* SDS job role code, e.g. "R0260" */
+    char viewer_role_name[REC_TEXT_MAX]; /* its display name, "" if absent */
+    char viewer_user_id[REC_ID_MAX];  /* SDS user id, "" if absent */
+    char viewer_role_profile[REC_ID_MAX]; /* SDS role profile id */
+    char system_asid[REC_ID_MAX];     /* ASID for a system author */
+    char system_name[REC_TEXT_MAX];   /* system's display name, "" if absent */
+    char location_code[REC_CODE_MAX]; /* ODS code, validated */
+    int location_is_site;             /* 1 when the id root was a site root */
+    char location_name[REC_TEXT_MAX]; /* the name given in the message */
+    /* Enrichment (ods.c), filled after parsing: */
+    char resolved_name[REC_TEXT_MAX];   /* ODS name, "" when unresolved */
+    char parent_code[REC_CODE_MAX];     /* parent trust for a site */
+    char parent_name[REC_TEXT_MAX];
+    char setting[40];                   /* contract setting name */
+    char phone[40];
+    int resolved;                       /* 1 when found in ODS data */
+    int closed;                         /* 1 when ODS says closed */
+};
+
+struct cpis_notification {
+    int kind;                        /* enum cpis_rec_kind */
+    int format;                      /* enum cpis_rec_format */
+    char message_id[REC_ID_MAX];     /* exactly as in the message */
+    int64_t created;                 /* epoch seconds UTC */
+    char la_code[REC_CODE_MAX];      /* recipient LA ODS code, "" if absent */
+    char upload_file[REC_ID_MAX];    /* LA upload file, "" if absent */
+    long total_records;              /* as stated, -1 if absent */
+    char inactive_nhs_number[11];    /* REC_KIND_INACTIVE only */
+    size_t n_access;
+    struct cpis_access *access;      /* heap, n_access entries */
+};
+
+/* A parse failure: code and a detail that never echoes an NHS number,
+ * a name or message text. */
+struct cpis_parse_error {
+    int code;                 /* enum cpis_message_error */
+    char detail[REC_TEXT_MAX];
+};
+
+void cpis_notification_free(struct cpis_notification *n);
+
+/* Copy src into dst (cap bytes), truncating at a UTF-8 character boundary
+ * and trimming leading/trailing ASCII white space. */
+void cpis_copy_text(char *dst, size_t cap, const char *src);
+
+/* printf into err->detail and set err->code; returns code. */
+int cpis_fail(struct cpis_parse_error *err, int code, const char *fmt, ...)
+    CPIS_PRINTF(3, 4);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * workflow.h - the policies as pure functions.
+ *
+ * No I/O, no host calls, no globals, no locks: given a policy, the case facts
+ * the host gave, the child's state (history and episodes, loaded by the
+ * plugin from the host store) and one enriched access, decide the actions.
+ * The same inputs always give the same outputs, which makes re-delivery
+ * idempotent: deciding an access that is already in the state changes nothing
+ * and re-emits the same actions (the host drops what it already has).
+ * Memory: functions allocate with malloc; every struct has a _free.
+ */
+#ifndef CPIS_WORKFLOW_H
+#define CPIS_WORKFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpis/plugin.h"
+
+struct wf_policy {
+    int version;                 /* 5 or 6, informational */
+    int task_activities;         /* flags, 0/1 */
+    int first_response_routing;
+    int landing_page;
+    int case_note_stubs;
+    int episodes;
+    int window_minutes;
+    int max_span_minutes;
+    int threshold_count;
+    int threshold_days;
+    const char *data_quality_owner;   /* recipient of inactive-number items */
+    const char *first_response_inbox; /* First Response alert recipients */
+    const char *first_response_duty;
+};
+
+#define WF_KEY_MAX 24
+#define WF_STR_MAX 256
+
+/* One access as the workflow sees it: parsed, validated and enriched. */
+struct wf_access {
+    char key[WF_KEY_MAX];        /* wf_access_key(): idempotency key */
+    int64_t at;                  /* access time, epoch seconds UTC */
+    char notification_id[128];
+    char place_code[24];         /* ODS code */
+    char place[WF_STR_MAX];      /* resolved name, else message name, else code */
+    int place_resolved;          /* 1 when from ODS data */
+    char parent[WF_STR_MAX];     /* parent trust name for a site, "" */
+    char setting[40];            /* contract setting name */
+    char phone[40];              /* "" if unknown */
+    char viewer[WF_STR_MAX];     /* person, or responsible person, or "" */
+    char role[24];               /* SDS job role code */
+    char role_name[WF_STR_MAX];  /* its display name, "" */
+    int system;                  /* 1 for a system (NHS 111-style) author */
+    char system_name[WF_STR_MAX];
+};
+
+/* The idempotency key of an access: "a" + 16 lower-case hex digits of a
+ * 64-bit FNV-1a hash over NHS number, access time, author id and location.
+ * Two deliveries of the same access (whatever their notification ids) get
+ * the same key. */
+void wf_access_key(const char *nhs, int64_t at, const char *author_id,
+                   const char *location_code, char out[WF_KEY_MAX]);
+
+struct wf_episode {
+    char id[40];                 /* "ep-" + key of the access that opened it */
+    int64_t first, last;         /* access times */
+    uint32_t revision;           /* bumped whenever an access joins */
+    size_t n;                    /* accesses, sorted by time */
+    struct wf_access *acc;
+};
+
+struct wf_hist { int64_t at; char key[WF_KEY_MAX]; };
+
+/* Everything the workflow remembers about one child. */
+struct wf_child {
+    size_t n_hist;               /* every access seen (for the follow-up rule
+                                    and idempotency), sorted by time */
+    struct wf_hist *hist;
+    size_t n_ep;                 /* episodes, sorted by first access */
+    struct wf_episode *ep;
+};
+
+void wf_child_free(struct wf_child *c);
+
+enum wf_action_kind {
+    WF_ACT_RECORD = 1,      /* keep the access on the child's record */
+    WF_ACT_ITEM,            /* create_item (activity, FR alert, DQ item) */
+    WF_ACT_LANDING,         /* publish_landing (upsert) */
+    WF_ACT_CASE_NOTE        /* write_case_note (upsert) */
+};
+
+struct wf_action {
+    int kind;                    /* enum wf_action_kind */
+    int item_kind;               /* enum cpis_item_kind for WF_ACT_ITEM */
+    char id[96];                 /* idempotency key of what is written */
+    char recipient[128];
+    char case_id[64];
+    char worker[64];
+    char team[128];
+    char notification_id[128];
+    char access_key[WF_KEY_MAX];
+    int followup;                /* FR alert: the follow-up rule is met */
+    uint32_t revision;           /* landing / case note */
+    int64_t at;                  /* access time (latest for an episode) */
+    char *title;                 /* malloc'd */
+    char *body;                  /* malloc'd */
+    const struct wf_episode *episode; /* landing/case note: borrowed from the
+                                         wf_child passed in; NULL otherwise */
+};
+
+struct wf_actions {
+    size_t n, cap;
+    struct wf_action *v;
+    int new_access;              /* 1 when the access was not in the state */
+    int new_episode;             /* 1 when the access opened an episode */
+};
+
+void wf_actions_free(struct wf_actions *a);
+
+/* Decide one access.  state is updated in place (history, episodes).  The
+ * case is the host's answer (status UNKNOWN when the child is not known).
+ * nhs_display is "944 930 5552" for the texts.  Returns 0, or -1 on
+ * allocation failure (state and out are then unchanged/empty). */
+int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
+                     const char *nhs_display, const struct wf_access *a,
+                     struct wf_child *state, struct wf_actions *out);
+
+/* An inactive NHS number notification: one data-quality item for the owner
+ * of the CP-IS uploads, in both versions. */
+int wf_decide_inactive(const struct wf_policy *p, const char *notification_id,
+                       const char *nhs_display, const char *la_code,
+                       const char *upload_file, int64_t created,
+                       struct wf_actions *out);
+
+/* Texts (also used by the landing-page preview): plain words a social worker
+ * can act on.  malloc'd, NUL-terminated. */
+char *wf_render_landing(const struct cpis_case *c, const char *nhs_display,
+                        const struct wf_episode *ep);
+char *wf_render_case_note(const struct cpis_case *c, const char *nhs_display,
+                          const struct wf_episode *ep);
+
+/* Human label of a setting name ("ambulance" -> "Ambulance service"). */
+const char *wf_setting_label(const char *setting);
+
+#endif
