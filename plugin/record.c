@@ -1,0 +1,51 @@
+/* record.c - helpers for the normalised notification record. */
+#include "record.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cpis_notification_free(struct cpis_notification *n)
+{
+    if (n == NULL)
+        return;
+    free(n->access);
+    n->access = NULL;
+    n->n_access = 0;
+}
+
+void cpis_copy_text(char *dst, size_t cap, const char *src)
+{
+    if (cap == 0)
+        return;
+    dst[0] = '\0';
+    if (src == NULL)
+        return;
+    while (*src && isspace((unsigned char)*src))
+        src++;
+    size_t n = strlen(src);
+    while (n > 0 && isspace((unsigned char)src[n - 1]))
+        n--;
+    if (n >= cap) {
+        n = cap - 1;
+        /* do not cut a UTF-8 sequence: back up to a lead byte */
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int cpis_fail(struct cpis_parse_error *err, int code, const char *fmt, ...)
+{
+    if (err != NULL) {
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->detail, sizeof err->detail, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
