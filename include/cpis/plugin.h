@@ -160,6 +160,8 @@ struct cpis_item {
     uint32_t followup;           /* 1 when the legacy follow-up rule is met */
     uint32_t reserved_;
     int64_t occurred_at;         /* access time the item is about */
+    const char *access_id;       /* borrowed, the access the item is about
+                                    (items of one access share it), "" if none */
 };
 
 /* An entry in a practitioner's landing-page CP-IS module, and a case-note

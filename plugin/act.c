@@ -1,0 +1,607 @@
+/*
+ * act.c - one inbound event, from bytes to host writes, exactly once.
+ *
+ *   parse -> (reject: quarantine) -> enrich -> dedupe check -> per access:
+ *   case lookup, child state read-decide-compare-and-set, carry out the
+ *   actions -> mark seen.
+ *
+ * Exactly-once effects over at-least-once delivery:
+ *   - every host write carries a key derived from the access content
+ *     (wf_access_key), so repeating it is harmless;
+ *   - the child state is updated with compare-and-set; a conflict (another
+ *     thread or host node updated the child) re-reads and re-decides;
+ *   - the "seen" markers are written last, so a delivery that failed half-way
+ *     (CPIS_ERR_RETRY) is completed by the next one, which finds the access
+ *     already in the child state and re-emits the same writes.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "internal.h"
+#include "parse.h"
+#include "state.h"
+
+#define CAS_ATTEMPTS 64
+
+int cpis_host_status(int rc)
+{
+    if (rc == CPIS_OK || rc == CPIS_ERR_RETRY)
+        return rc;
+    return CPIS_ERR_HOST;
+}
+
+static uint64_t fnv1a(const void *data, size_t len, uint64_t h)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+#define FNV_BASIS 14695981039346656037ULL
+
+/* ---- enrichment ------------------------------------------------------------ */
+
+void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,
+                        struct wf_access *w, const char *notification_id)
+{
+    memset(w, 0, sizeof *w);
+    const char *author = a->viewer_user_id[0]        ? a->viewer_user_id
+                         : a->viewer_role_profile[0] ? a->viewer_role_profile
+                         : a->system_asid[0]         ? a->system_asid
+                                                     : a->viewer;
+    wf_access_key(a->nhs_number, a->accessed_at, author, a->location_code, w->key);
+    w->at = a->accessed_at;
+    snprintf(w->notification_id, sizeof w->notification_id, "%s", notification_id);
+    snprintf(w->place_code, sizeof w->place_code, "%s", a->location_code);
+
+    struct cpis_ods_resolution r;
+    cpis_ods_resolve(rt->ods, a->location_code, &r);
+    if (r.resolved && r.name) {
+        snprintf(w->place, sizeof w->place, "%s", r.name);
+        w->place_resolved = 1;
+    } else {
+        snprintf(w->place, sizeof w->place, "%s", a->location_name[0] ? a->location_name
+                                                                     : a->location_code);
+    }
+    if (r.parent_name)
+        snprintf(w->parent, sizeof w->parent, "%s", r.parent_name);
+    snprintf(w->setting, sizeof w->setting, "%s", r.setting ? r.setting : "unknown");
+    if (r.phone)
+        snprintf(w->phone, sizeof w->phone, "%s", r.phone);
+    snprintf(w->viewer, sizeof w->viewer, "%s", a->viewer);
+    snprintf(w->role, sizeof w->role, "%s", a->viewer_role);
+    snprintf(w->role_name, sizeof w->role_name, "%s", a->viewer_role_name);
+    w->system = a->author_kind == AUTHOR_SYSTEM;
+    snprintf(w->system_name, sizeof w->system_name, "%s", a->system_name);
+}
+
+/* ---- host state helpers ---------------------------------------------------- */
+
+/* Read a key; *val is malloc'd (NUL-terminated) or NULL when absent. */
+static int state_read(struct cpis_plugin *p, const char *key, char **val, size_t *len,
+                      uint64_t *version)
+{
+    const struct cpis_host_api *h = p->host;
+    size_t cap = 4096;
+    *val = NULL;
+    *len = 0;
+    *version = 0;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        char *buf = malloc(cap + 1);
+        if (buf == NULL)
+            return CPIS_ERR_NOMEM;
+        size_t n = 0;
+        uint64_t v = 0;
+        int rc = h->state_get(h->ctx, key, buf, cap, &n, &v);
+        if (rc == CPIS_OK) {
+            if (n > cap) {
+                free(buf);
+                return CPIS_ERR_HOST;
+            }
+            buf[n] = '\0';
+            *val = buf;
+            *len = n;
+            *version = v;
+            return CPIS_OK;
+        }
+        free(buf);
+        if (rc == CPIS_ERR_NOT_FOUND)
+            return CPIS_OK;
+        if (rc == CPIS_ERR_BUFFER && n > cap) {
+            cap = n;
+            continue;
+        }
+        return cpis_host_status(rc);
+    }
+    return CPIS_ERR_HOST;
+}
+
+/* Create-only put.  *owner_matches tells whether an existing value equals
+ * value (our own earlier, partial attempt) or belongs to someone else. */
+static int state_claim(struct cpis_plugin *p, const char *key, const char *value,
+                       int *already, int *ours)
+{
+    const struct cpis_host_api *h = p->host;
+    *already = 0;
+    *ours = 1;
+    int rc = h->state_put(h->ctx, key, value, strlen(value), 0);
+    if (rc == CPIS_OK)
+        return CPIS_OK;
+    if (rc != CPIS_ERR_CONFLICT)
+        return cpis_host_status(rc);
+    *already = 1;
+    char *cur = NULL;
+    size_t len;
+    uint64_t ver;
+    rc = state_read(p, key, &cur, &len, &ver);
+    if (rc != CPIS_OK)
+        return rc;
+    *ours = cur != NULL && strcmp(cur, value) == 0;
+    free(cur);
+    return CPIS_OK;
+}
+
+/* ---- quarantine ------------------------------------------------------------ */
+
+static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int code,
+                      const char *detail, const char *nid, struct cpis_outcome *out)
+{
+    const struct cpis_host_api *h = p->host;
+    char qid[64];
+    const char *tid = ev->transport_id && ev->transport_id[0] ? ev->transport_id : NULL;
+    uint64_t hash = fnv1a(ev->payload, ev->payload_len, FNV_BASIS);
+    if (tid)
+        hash = fnv1a(tid, strlen(tid), hash);
+    snprintf(qid, sizeof qid, "q-%016llx", (unsigned long long)hash);
+    static const char *const names[] = {
+#define CPIS_X_NAME(sym, val, nm) [val] = nm,
+        CPIS_MESSAGE_ERROR_LIST(CPIS_X_NAME)
+#undef CPIS_X_NAME
+    };
+    struct cpis_quarantine q = {
+        .struct_size = sizeof q,
+        .error = (uint32_t)code,
+        .quarantine_id = qid,
+        .error_name = names[code],
+        .detail = detail,
+        .source_name = ev->source_name ? ev->source_name : "",
+        .transport_id = tid ? tid : "",
+        .notification_id = nid ? nid : "",
+        .payload = ev->payload,
+        .payload_len = ev->payload_len,
+    };
+    if (out) {
+        out->error = (uint32_t)code;
+        snprintf(out->detail, sizeof out->detail, "%s: %s", names[code], detail);
+        cpis_scrub_digits(out->detail);
+    }
+    int rc = h->quarantine(h->ctx, &q);
+    cpis_log(p, CPIS_LOG_WARN, "message %s rejected (%s): %s; quarantined as %s",
+             ev->source_name ? ev->source_name : "(unnamed)", names[code], detail, qid);
+    if (rc != CPIS_OK)
+        return cpis_host_status(rc);
+    return CPIS_REJECTED;
+}
+
+/* ---- carrying out actions -------------------------------------------------- */
+
+static char *episode_json(const struct wf_episode *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "episode", e->id);
+    char ts[32];
+    cpis_iso_format(e->first, ts, sizeof ts);
+    cJSON_AddStringToObject(o, "first", ts);
+    cpis_iso_format(e->last, ts, sizeof ts);
+    cJSON_AddStringToObject(o, "last", ts);
+    cJSON *tl = cJSON_AddArrayToObject(o, "timeline");
+    for (size_t i = 0; i < e->n; i++) {
+        const struct wf_access *a = &e->acc[i];
+        cJSON *s = cJSON_CreateObject();
+        cpis_iso_format(a->at, ts, sizeof ts);
+        cJSON_AddStringToObject(s, "at", ts);
+        cJSON_AddStringToObject(s, "place", a->place);
+        cJSON_AddStringToObject(s, "code", a->place_code);
+        cJSON_AddBoolToObject(s, "resolved", a->place_resolved);
+        cJSON_AddStringToObject(s, "parent", a->parent);
+        cJSON_AddStringToObject(s, "setting", a->setting);
+        cJSON_AddStringToObject(s, "setting_label", wf_setting_label(a->setting));
+        cJSON_AddStringToObject(s, "phone", a->phone);
+        cJSON_AddStringToObject(s, "viewer", a->viewer);
+        cJSON_AddStringToObject(s, "role", a->role);
+        cJSON_AddStringToObject(s, "role_name", a->role_name);
+        cJSON_AddBoolToObject(s, "system", a->system);
+        cJSON_AddStringToObject(s, "system_name", a->system_name);
+        cJSON_AddStringToObject(s, "notification", a->notification_id);
+        cJSON_AddItemToArray(tl, s);
+    }
+    char *str = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return str;
+}
+
+static char *record_json(const struct wf_access *a, const struct cpis_case *c)
+{
+    struct wf_episode one = {.n = 1, .acc = (struct wf_access *)a, .first = a->at,
+                             .last = a->at};
+    snprintf(one.id, sizeof one.id, "%s", a->key);
+    char *s = episode_json(&one);
+    (void)c;
+    return s;
+}
+
+static int do_action(struct cpis_plugin *p, const struct wf_action *act,
+                     const struct wf_access *a, const char *nhs, const struct cpis_case *c)
+{
+    const struct cpis_host_api *h = p->host;
+    int rc = CPIS_OK;
+    switch (act->kind) {
+    case WF_ACT_RECORD: {
+        char *detail = record_json(a, c);
+        struct cpis_record r = {
+            .struct_size = sizeof r,
+            .record_id = act->id,
+            .nhs_number = nhs,
+            .case_id = act->case_id,
+            .notification_id = act->notification_id,
+            .summary = act->title ? act->title : "",
+            .detail_json = detail ? detail : "{}",
+            .accessed_at = act->at,
+        };
+        rc = h->keep_record(h->ctx, &r);
+        free(detail);
+        break;
+    }
+    case WF_ACT_ITEM: {
+        struct cpis_item it = {
+            .struct_size = sizeof it,
+            .kind = (uint32_t)act->item_kind,
+            .item_id = act->id,
+            .case_id = act->case_id,
+            .recipient = act->recipient,
+            .notification_id = act->notification_id,
+            .subject = act->title ? act->title : "",
+            .body = act->body ? act->body : "",
+            .followup = (uint32_t)act->followup,
+            .occurred_at = act->at,
+            .access_id = act->access_key,
+        };
+        rc = h->create_item(h->ctx, &it);
+        break;
+    }
+    case WF_ACT_LANDING:
+    case WF_ACT_CASE_NOTE: {
+        int (*fn)(void *, const struct cpis_document *) =
+            act->kind == WF_ACT_LANDING ? h->publish_landing : h->write_case_note;
+        if (fn == NULL)
+            return CPIS_OK; /* degraded host: logged at init */
+        char *detail = act->episode ? episode_json(act->episode) : NULL;
+        struct cpis_document d = {
+            .struct_size = sizeof d,
+            .revision = act->revision,
+            .id = act->id,
+            .case_id = act->case_id,
+            .worker = act->worker,
+            .team = act->team,
+            .notification_id = act->notification_id,
+            .title = act->title ? act->title : "",
+            .body = act->body ? act->body : "",
+            .detail_json = detail,
+            .updated_at = act->at,
+        };
+        rc = fn(h->ctx, &d);
+        free(detail);
+        break;
+    }
+    default:
+        return CPIS_ERR_INTERNAL;
+    }
+    return cpis_host_status(rc);
+}
+
+/* ---- one access -------------------------------------------------------------- */
+
+static int process_access(struct cpis_plugin *p, const struct runtime *rt,
+                          const struct cpis_access *a, const char *nid)
+{
+    const struct cpis_host_api *h = p->host;
+    struct cpis_case c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    int rc = h->case_lookup(h->ctx, a->nhs_number, &c);
+    if (rc == CPIS_ERR_NOT_FOUND) {
+        c.status = CPIS_CASE_UNKNOWN;
+    } else if (rc != CPIS_OK) {
+        return cpis_host_status(rc);
+    }
+    if (c.status != CPIS_CASE_OPEN && c.status != CPIS_CASE_CLOSED)
+        c.status = CPIS_CASE_UNKNOWN;
+
+    struct wf_access w;
+    cpis_enrich_access(rt, a, &w, nid);
+    char display[16], key[32];
+    cpis_nhs_display(a->nhs_number, display, sizeof display);
+    snprintf(key, sizeof key, "child/%s", a->nhs_number);
+
+    struct wf_child child;
+    struct wf_actions acts;
+    int decided = 0;
+    for (int attempt = 0; attempt < CAS_ATTEMPTS && !decided; attempt++) {
+        char *val = NULL;
+        size_t len = 0;
+        uint64_t ver = 0;
+        rc = state_read(p, key, &val, &len, &ver);
+        if (rc != CPIS_OK)
+            return rc;
+        memset(&child, 0, sizeof child);
+        if (val != NULL && cpis_state_decode(val, len, &child) != 0) {
+            free(val);
+            cpis_log(p, CPIS_LOG_ERROR, "stored state for a child is unreadable; not touched");
+            return CPIS_ERR_INTERNAL;
+        }
+        free(val);
+        memset(&acts, 0, sizeof acts);
+        if (wf_decide_access(&rt->pol, &c, display, &w, &child, &acts) != 0) {
+            wf_child_free(&child);
+            return CPIS_ERR_NOMEM;
+        }
+        if (!acts.new_access) {
+            decided = 1; /* a re-delivery: the state already holds it */
+            break;
+        }
+        char *enc = cpis_state_encode(&child);
+        if (enc == NULL) {
+            wf_actions_free(&acts);
+            wf_child_free(&child);
+            return CPIS_ERR_NOMEM;
+        }
+        rc = h->state_put(h->ctx, key, enc, strlen(enc), ver);
+        free(enc);
+        if (rc == CPIS_OK) {
+            decided = 1;
+        } else {
+            wf_actions_free(&acts);
+            wf_child_free(&child);
+            if (rc != CPIS_ERR_CONFLICT)
+                return cpis_host_status(rc);
+        }
+    }
+    if (!decided) {
+        cpis_log(p, CPIS_LOG_WARN, "child state kept changing under us; retry later");
+        return CPIS_ERR_RETRY;
+    }
+
+    /* The episode this access founded (if any) is counted once, through a
+     * create-only state key; re-emitted on re-delivery, idempotent. */
+    rc = CPIS_OK;
+    char epkey[64];
+    snprintf(epkey, sizeof epkey, "ep-%s", w.key);
+    for (size_t i = 0; i < child.n_ep && rt->pol.episodes; i++) {
+        if (strcmp(child.ep[i].id, epkey) == 0) {
+            char k[96];
+            snprintf(k, sizeof k, "episode/%s", epkey);
+            int already, ours;
+            rc = state_claim(p, k, c.case_id[0] ? c.case_id : "-", &already, &ours);
+            break;
+        }
+    }
+    for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
+        rc = do_action(p, &acts.v[i], &w, a->nhs_number, &c);
+
+    wf_actions_free(&acts);
+    wf_child_free(&child);
+    return rc;
+}
+
+static int process_inactive(struct cpis_plugin *p, const struct runtime *rt,
+                            const struct cpis_notification *n)
+{
+    char display[16];
+    cpis_nhs_mask(n->inactive_nhs_number, display, sizeof display);
+    struct wf_actions acts;
+    memset(&acts, 0, sizeof acts);
+    if (wf_decide_inactive(&rt->pol, n->message_id, display, n->la_code, n->upload_file,
+                           n->created, &acts) != 0)
+        return CPIS_ERR_NOMEM;
+    int rc = CPIS_OK;
+    for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
+        rc = do_action(p, &acts.v[i], NULL, n->inactive_nhs_number, NULL);
+    wf_actions_free(&acts);
+    return rc;
+}
+
+/* ---- dedupe ---------------------------------------------------------------- */
+
+static void content_key(const struct runtime *rt, const struct cpis_notification *n,
+                        char *out, size_t cap)
+{
+    out[0] = '\0';
+    uint64_t h = FNV_BASIS;
+    if (n->kind == REC_KIND_ACCESS) {
+        /* order-independent: xor of per-access hashes, then mixed */
+        uint64_t x = 0;
+        for (size_t i = 0; i < n->n_access; i++) {
+            struct wf_access w;
+            cpis_enrich_access(rt, &n->access[i], &w, "");
+            x ^= fnv1a(w.key, strlen(w.key), FNV_BASIS);
+        }
+        h = fnv1a(&x, sizeof x, h);
+    } else if (n->kind == REC_KIND_INACTIVE) {
+        h = fnv1a("inactive|", 9, h);
+        h = fnv1a(n->inactive_nhs_number, strlen(n->inactive_nhs_number), h);
+        h = fnv1a(n->upload_file, strlen(n->upload_file), h);
+    } else {
+        return; /* an empty notification has no content to compare */
+    }
+    snprintf(out, cap, "seen/content/%016llx", (unsigned long long)h);
+}
+
+/* Returns CPIS_OK with *dup set when another message already did this. */
+static int dedupe_check(struct cpis_plugin *p, const char *const keys[3], const char *nid,
+                        int *dup)
+{
+    *dup = 0;
+    for (int i = 0; i < 3 && !*dup; i++) {
+        if (keys[i] == NULL || keys[i][0] == '\0')
+            continue;
+        char *val = NULL;
+        size_t len;
+        uint64_t ver;
+        int rc = state_read(p, keys[i], &val, &len, &ver);
+        if (rc != CPIS_OK)
+            return rc;
+        /* The id key means done; the others mean done by another message
+         * unless they hold our own id (our earlier, partial attempt). */
+        if (val != NULL && (i == 0 || strcmp(val, nid) != 0))
+            *dup = 1;
+        free(val);
+    }
+    return CPIS_OK;
+}
+
+int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cpis_event *ev,
+                      struct cpis_outcome *out)
+{
+    if (out && out->struct_size >= sizeof *out) {
+        out->error = 0;
+        out->accesses = 0;
+        out->kind[0] = out->notification_id[0] = out->detail[0] = '\0';
+    } else {
+        out = NULL; /* an older, shorter outcome: not written */
+    }
+    struct cpis_notification n;
+    struct cpis_parse_error perr = {0, ""};
+    int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,
+                                  rt->cfg.max_message_bytes, &n, &perr);
+    if (code != CPIS_MSG_OK)
+        return quarantine(p, ev, code, perr.detail, "", out);
+
+    if (out) {
+        snprintf(out->kind, sizeof out->kind, "%s",
+                 n.kind == REC_KIND_ACCESS     ? "access"
+                 : n.kind == REC_KIND_INACTIVE ? "inactive_nhs_number"
+                                               : "empty");
+        snprintf(out->notification_id, sizeof out->notification_id, "%s", n.message_id);
+        out->accesses = (uint32_t)n.n_access;
+    }
+
+    char k_id[REC_ID_MAX + 16], k_mesh[160] = "", k_content[64];
+    snprintf(k_id, sizeof k_id, "seen/id/%s", n.message_id);
+    if (ev->transport_id && ev->transport_id[0])
+        snprintf(k_mesh, sizeof k_mesh, "seen/mesh/%.140s", ev->transport_id);
+    content_key(rt, &n, k_content, sizeof k_content);
+    const char *keys[3] = {k_id, k_mesh, k_content};
+
+    int dup = 0;
+    int rc = dedupe_check(p, keys, n.message_id, &dup);
+    if (rc == CPIS_OK && dup) {
+        cpis_log(p, CPIS_LOG_INFO, "message %s is a duplicate: no action",
+                 ev->source_name ? ev->source_name : "(unnamed)");
+        if (out)
+            snprintf(out->detail, sizeof out->detail, "already handled");
+        cpis_notification_free(&n);
+        return CPIS_DUPLICATE;
+    }
+
+    for (size_t i = 0; rc == CPIS_OK && i < n.n_access && n.kind == REC_KIND_ACCESS; i++)
+        rc = process_access(p, rt, &n.access[i], n.message_id);
+    if (rc == CPIS_OK && n.kind == REC_KIND_INACTIVE)
+        rc = process_inactive(p, rt, &n);
+
+    /* Mark seen: content and transport keys first, the id key last (it is
+     * what says "finished"). */
+    for (int i = 2; rc == CPIS_OK && i >= 0; i--) {
+        if (keys[i][0] == '\0')
+            continue;
+        int already = 0, ours = 1;
+        rc = state_claim(p, keys[i], n.message_id, &already, &ours);
+        if (rc == CPIS_OK && already && (i == 0 || !ours)) {
+            /* another delivery finished the same message first */
+            cpis_notification_free(&n);
+            return CPIS_DUPLICATE;
+        }
+    }
+    if (rc == CPIS_ERR_RETRY)
+        cpis_log(p, CPIS_LOG_WARN, "a host call failed transiently on %s; deliver it again",
+                 ev->source_name ? ev->source_name : "(unnamed)");
+    else if (rc == CPIS_ERR_HOST)
+        cpis_log(p, CPIS_LOG_ERROR, "a host call failed on %s", ev->source_name ? ev->source_name : "(unnamed)");
+    else if (rc == CPIS_OK)
+        cpis_log(p, CPIS_LOG_DEBUG, "message %s handled: %zu access record(s)",
+                 ev->source_name ? ev->source_name : "(unnamed)", n.n_access);
+    if (rc != CPIS_OK && out)
+        snprintf(out->detail, sizeof out->detail, "host call failed: %s",
+                 rc == CPIS_ERR_RETRY ? "transient, retry" : "permanent");
+    cpis_notification_free(&n);
+    return rc;
+}
+
+/* ---- the version 5 -> 6 switch ---------------------------------------------- */
+
+int cpis_apply_switch(struct cpis_plugin *p, const struct runtime *rt)
+{
+    const struct cpis_host_api *h = p->host;
+    static const char key[] = "config/applied";
+    char *val = NULL;
+    size_t len = 0;
+    uint64_t ver = 0;
+    int rc = state_read(p, key, &val, &len, &ver);
+    int was_ta = 0, was_fr = 0, had = val != NULL;
+    if (rc == CPIS_OK && val) {
+        cJSON *o = cJSON_ParseWithLength(val, len);
+        was_ta = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "task_activities"));
+        was_fr = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "first_response_routing"));
+        cJSON_Delete(o);
+    }
+    free(val);
+    int now_ta = rt->pol.task_activities, now_fr = rt->pol.first_response_routing;
+    struct {
+        int was, now, kind;
+        const char *what, *reason;
+    } sw[2] = {
+        {was_ta, now_ta, CPIS_ITEM_TASK_ACTIVITY, "task activities",
+         "Closed automatically: CP-IS notifications no longer create task activities "
+         "(workflow version 6). The notification stays on the child's record and appears "
+         "in the practitioner's CP-IS landing-page module."},
+        {was_fr, now_fr, CPIS_ITEM_FIRST_RESPONSE_ALERT, "First Response alerts",
+         "Closed automatically: CP-IS notifications on closed cases are no longer routed "
+         "to First Response (workflow version 6). The health professional who viewed the "
+         "record refers if the threshold is met; the notification stays on the child's "
+         "record."},
+    };
+    for (int i = 0; rc == CPIS_OK && i < 2; i++) {
+        if (!(sw[i].was && !sw[i].now))
+            continue;
+        if (h->close_items == NULL) {
+            cpis_log(p, CPIS_LOG_WARN,
+                     "%s were switched off but the host cannot close items: close the open "
+                     "ones by hand", sw[i].what);
+            continue;
+        }
+        uint64_t closed = 0;
+        rc = cpis_host_status(h->close_items(h->ctx, sw[i].kind, sw[i].reason, &closed));
+        if (rc == CPIS_OK)
+            cpis_log(p, CPIS_LOG_INFO, "%s switched off: closed %llu open item(s)", sw[i].what,
+                     (unsigned long long)closed);
+    }
+    if (rc == CPIS_OK && (!had || was_ta != now_ta || was_fr != now_fr)) {
+        char now[96];
+        snprintf(now, sizeof now, "{\"task_activities\":%s,\"first_response_routing\":%s}",
+                 now_ta ? "true" : "false", now_fr ? "true" : "false");
+        rc = h->state_put(h->ctx, key, now, strlen(now), ver);
+        if (rc == CPIS_ERR_CONFLICT)
+            rc = CPIS_OK; /* another node applied a config at the same time */
+        rc = cpis_host_status(rc);
+    }
+    pthread_mutex_lock(&p->lock);
+    p->switch_pending = rc != CPIS_OK;
+    pthread_mutex_unlock(&p->lock);
+    if (rc != CPIS_OK)
+        cpis_log(p, CPIS_LOG_WARN, "recording the applied workflow failed; will try again");
+    return rc;
+}

@@ -1,0 +1,163 @@
+/*
+ * state.c - (de)serialise struct wf_child with cJSON.
+ *
+ * Shape: {"v":1,"hist":[[at,"key"],...],"ep":[{"id":..,"first":..,"last":..,
+ *         "rev":..,"acc":[{...access...}]}]}
+ * Times are stored as JSON numbers (exact up to 2^53 seconds).
+ */
+#include "state.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATE_FORMAT 1
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+    if (v && v[0])
+        cJSON_AddStringToObject(o, k, v);
+}
+
+static cJSON *access_json(const struct wf_access *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "key", a->key);
+    cJSON_AddNumberToObject(o, "at", (double)a->at);
+    add_str(o, "nid", a->notification_id);
+    add_str(o, "code", a->place_code);
+    add_str(o, "place", a->place);
+    if (a->place_resolved)
+        cJSON_AddNumberToObject(o, "res", 1);
+    add_str(o, "parent", a->parent);
+    add_str(o, "setting", a->setting);
+    add_str(o, "phone", a->phone);
+    add_str(o, "viewer", a->viewer);
+    add_str(o, "role", a->role);
+    add_str(o, "role_name", a->role_name);
+    if (a->system)
+        cJSON_AddNumberToObject(o, "sys", 1);
+    add_str(o, "sys_name", a->system_name);
+    return o;
+}
+
+char *cpis_state_encode(const struct wf_child *c)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON_AddNumberToObject(root, "v", STATE_FORMAT);
+    cJSON *hist = cJSON_AddArrayToObject(root, "hist");
+    for (size_t i = 0; hist && i < c->n_hist; i++) {
+        cJSON *pair = cJSON_CreateArray();
+        cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)c->hist[i].at));
+        cJSON_AddItemToArray(pair, cJSON_CreateString(c->hist[i].key));
+        cJSON_AddItemToArray(hist, pair);
+    }
+    cJSON *eps = cJSON_AddArrayToObject(root, "ep");
+    for (size_t i = 0; eps && i < c->n_ep; i++) {
+        const struct wf_episode *e = &c->ep[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", e->id);
+        cJSON_AddNumberToObject(o, "first", (double)e->first);
+        cJSON_AddNumberToObject(o, "last", (double)e->last);
+        cJSON_AddNumberToObject(o, "rev", e->revision);
+        cJSON *acc = cJSON_AddArrayToObject(o, "acc");
+        for (size_t j = 0; acc && j < e->n; j++)
+            cJSON_AddItemToArray(acc, access_json(&e->acc[j]));
+        cJSON_AddItemToArray(eps, o);
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+static void get_str(const cJSON *o, const char *k, char *out, size_t cap)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    out[0] = '\0';
+    if (cJSON_IsString(v))
+        snprintf(out, cap, "%s", v->valuestring);
+}
+
+static int64_t get_num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static void access_from_json(const cJSON *o, struct wf_access *a)
+{
+    memset(a, 0, sizeof *a);
+    get_str(o, "key", a->key, sizeof a->key);
+    a->at = get_num(o, "at");
+    get_str(o, "nid", a->notification_id, sizeof a->notification_id);
+    get_str(o, "code", a->place_code, sizeof a->place_code);
+    get_str(o, "place", a->place, sizeof a->place);
+    a->place_resolved = get_num(o, "res") != 0;
+    get_str(o, "parent", a->parent, sizeof a->parent);
+    get_str(o, "setting", a->setting, sizeof a->setting);
+    get_str(o, "phone", a->phone, sizeof a->phone);
+    get_str(o, "viewer", a->viewer, sizeof a->viewer);
+    get_str(o, "role", a->role, sizeof a->role);
+    get_str(o, "role_name", a->role_name, sizeof a->role_name);
+    a->system = get_num(o, "sys") != 0;
+    get_str(o, "sys_name", a->system_name, sizeof a->system_name);
+}
+
+int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
+{
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsObject(root) || get_num(root, "v") != STATE_FORMAT) {
+        cJSON_Delete(root);
+        return -1;
+    }
+    const cJSON *hist = cJSON_GetObjectItemCaseSensitive(root, "hist");
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "ep");
+    if (!cJSON_IsArray(hist) || !cJSON_IsArray(eps))
+        goto bad;
+    size_t nh = (size_t)cJSON_GetArraySize(hist);
+    size_t ne = (size_t)cJSON_GetArraySize(eps);
+    c->hist = nh ? calloc(nh, sizeof *c->hist) : NULL;
+    c->ep = ne ? calloc(ne, sizeof *c->ep) : NULL;
+    if ((nh && !c->hist) || (ne && !c->ep))
+        goto bad;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, hist)
+    {
+        const cJSON *at = cJSON_GetArrayItem(it, 0), *key = cJSON_GetArrayItem(it, 1);
+        if (!cJSON_IsNumber(at) || !cJSON_IsString(key))
+            goto bad;
+        struct wf_hist *h = &c->hist[c->n_hist++];
+        h->at = (int64_t)at->valuedouble;
+        snprintf(h->key, sizeof h->key, "%s", key->valuestring);
+    }
+    cJSON_ArrayForEach(it, eps)
+    {
+        struct wf_episode *e = &c->ep[c->n_ep++];
+        get_str(it, "id", e->id, sizeof e->id);
+        e->first = get_num(it, "first");
+        e->last = get_num(it, "last");
+        e->revision = (uint32_t)get_num(it, "rev");
+        const cJSON *acc = cJSON_GetObjectItemCaseSensitive(it, "acc");
+        if (!cJSON_IsArray(acc))
+            goto bad;
+        size_t na = (size_t)cJSON_GetArraySize(acc);
+        e->acc = na ? calloc(na, sizeof *e->acc) : NULL;
+        if (na && !e->acc)
+            goto bad;
+        const cJSON *a;
+        cJSON_ArrayForEach(a, acc) access_from_json(a, &e->acc[e->n++]);
+    }
+    cJSON_Delete(root);
+    return 0;
+bad:
+    cJSON_Delete(root);
+    wf_child_free(c);
+    memset(c, 0, sizeof *c);
+    return -1;
+}
