@@ -1,0 +1,243 @@
+/*
+ * test_load.c - load the real cpis_notify.so exactly as a host does
+ * (dlopen, one dlsym, descriptor, init with a host table) and check the
+ * load-time contract: ABI checks, short tables, optional functions,
+ * hook registration only during init.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "support/fakehost.h"
+
+static void test_entry_descriptor(void **state)
+{
+    (void)state;
+    const char *so = getenv("CPIS_PLUGIN_SO");
+    void *dl = dlopen(so ? so : "build/cpis_notify.so", RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(dl);
+    cpis_entry_fn entry;
+    *(void **)&entry = dlsym(dl, CPIS_ENTRY_SYMBOL);
+    assert_non_null(entry);
+    /* nothing else is visible */
+    assert_null(dlsym(dl, "cpis_parse_message"));
+    assert_null(dlsym(dl, "cpis_config_parse"));
+    assert_null(dlsym(dl, "wf_decide_access"));
+    const struct cpis_descriptor *d = entry();
+    assert_non_null(d);
+    assert_int_equal(d->abi_major, CPIS_ABI_MAJOR);
+    assert_true(d->struct_size >= offsetof(struct cpis_descriptor, config_check));
+    assert_string_equal(d->name, "cpis-notify");
+    assert_string_equal(d->status_name(CPIS_ERR_RETRY), "retry_later");
+    assert_string_equal(d->status_name(CPIS_DUPLICATE), "duplicate");
+    assert_string_equal(d->status_name(12345), "unknown_status");
+    assert_string_equal(d->message_error_name(CPIS_MSG_FORBIDDEN_CONSTRUCT),
+                        "forbidden_construct");
+    /* every status has a distinct name */
+    static const int all[] = {
+#define X(sym, val, name) val,
+        CPIS_STATUS_LIST(X)
+#undef X
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        for (size_t j = i + 1; j < sizeof all / sizeof all[0]; j++)
+            assert_string_not_equal(d->status_name(all[i]), d->status_name(all[j]));
+    dlclose(dl);
+}
+
+static void test_happy_path(void **state)
+{
+    (void)state;
+    struct fake_host fh;
+    fake_host_init(&fh);
+    const struct cpis_descriptor *d;
+    struct cpis_plugin *p = NULL;
+    void *dl;
+    char err[512] = "";
+    int rc = fake_host_load(&fh, NULL, NULL, &d, &p, &dl, err, sizeof err);
+    assert_int_equal(rc, CPIS_OK);
+    assert_non_null(p);
+    assert_int_equal(fh.hooks_registered, 3);
+    assert_non_null(fh.on_note);
+    assert_non_null(fh.on_config);
+    assert_non_null(fh.on_shutdown);
+    assert_true(fake_host_log_matches(&fh, "loaded \\(ABI 1\\.0"));
+    fh.on_shutdown(fh.shutdown_user);
+    d->shutdown(p);
+    dlclose(dl);
+    fake_host_free(&fh);
+}
+
+static int load_with(struct fake_host *fh, char *err, size_t cap, struct cpis_plugin **p,
+                     void **dl)
+{
+    const struct cpis_descriptor *d;
+    int rc = fake_host_load(fh, NULL, NULL, &d, p, dl, err, cap);
+    if (rc == CPIS_OK)
+        d->shutdown(*p);
+    return rc;
+}
+
+static void test_wrong_abi_major(void **state)
+{
+    (void)state;
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.api.abi_major = 2;
+    fh.api.abi_minor = 3;
+    struct cpis_plugin *p = (struct cpis_plugin *)&fh; /* must be reset to NULL */
+    void *dl;
+    char err[512] = "";
+    assert_int_equal(load_with(&fh, err, sizeof err, &p, &dl), CPIS_ERR_ABI);
+    assert_null(p);
+    assert_non_null(strstr(err, "host ABI 2.3"));
+    assert_non_null(strstr(err, "plugin ABI 1.0"));
+    assert_int_equal(fh.hooks_registered, 0);
+    dlclose(dl);
+    fake_host_free(&fh);
+}
+
+static void test_short_table(void **state)
+{
+    (void)state;
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.api.struct_size = (uint32_t)offsetof(struct cpis_host_api, keep_record);
+    struct cpis_plugin *p = NULL;
+    void *dl;
+    char err[512] = "";
+    assert_int_equal(load_with(&fh, err, sizeof err, &p, &dl), CPIS_ERR_ABI);
+    assert_non_null(strstr(err, "too short"));
+    assert_non_null(strstr(err, "ABI 1.0"));
+    dlclose(dl);
+    fake_host_free(&fh);
+}
+
+static void test_required_function_missing(void **state)
+{
+    (void)state;
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.api.state_put = NULL;
+    struct cpis_plugin *p = NULL;
+    void *dl;
+    char err[512] = "";
+    assert_int_equal(load_with(&fh, err, sizeof err, &p, &dl), CPIS_ERR_ABI);
+    assert_non_null(strstr(err, "state_put"));
+    dlclose(dl);
+    fake_host_free(&fh);
+}
+
+/* A table that ends right after the required functions (an older host):
+ * accepted, and the plugin works degraded without landing page or notes. */
+static void test_minimal_table_degraded(void **state)
+{
+    (void)state;
+    struct fake_host fh;
+    fake_host_init(&fh);
+    fh.api.struct_size = (uint32_t)CPIS_HOST_API_MIN_SIZE;
+    fh.api.clock_ms = NULL;
+    fh.api.publish_landing = NULL;
+    fh.api.write_case_note = NULL;
+    fh.api.close_items = NULL;
+    fake_host_add_case(&fh, "9449305552", CPIS_CASE_OPEN, "C-1001", "sw.ahmed", "tm.brooks",
+                       "Stafford North");
+    const struct cpis_descriptor *d;
+    struct cpis_plugin *p = NULL;
+    void *dl;
+    char err[512] = "";
+    assert_int_equal(fake_host_load(&fh, NULL, NULL, &d, &p, &dl, err, sizeof err), CPIS_OK);
+    assert_true(fake_host_log_matches(&fh, "degraded"));
+    char path[1024];
+    size_t len;
+    char *msg = fake_host_read_file(
+        fake_host_sample("cascade/04-emergency-department.xml", path, sizeof path), &len);
+    assert_non_null(msg);
+    struct cpis_outcome out;
+    assert_int_equal(fake_host_deliver(&fh, "04.xml", msg, len, NULL, &out), CPIS_OK);
+    assert_int_equal(out.accesses, 1);
+    assert_int_equal(fh.records.n, 1);  /* kept on the record */
+    assert_int_equal(fh.landing.n, 0);  /* no landing page on this host */
+    assert_int_equal(fh.notes.n, 0);
+    free(msg);
+    d->shutdown(p);
+    dlclose(dl);
+    fake_host_free(&fh);
+}
+
+static int refuse_register(void *ctx, int kind, void (*fn)(void), void *user)
+{
+    (void)ctx, (void)kind, (void)fn, (void)user;
+    return CPIS_ERR_STATE;
+}
+
+/* Registration outside init is refused by the host; the plugin registers
+ * only during init and fails cleanly when the host refuses. */
+static void test_registration_only_in_init(void **state)
+{
+    (void)state;
+    struct fake_host fh;
+    fake_host_init(&fh);
+    const struct cpis_descriptor *d;
+    struct cpis_plugin *p = NULL;
+    void *dl;
+    char err[512] = "";
+    assert_int_equal(fake_host_load(&fh, NULL, NULL, &d, &p, &dl, err, sizeof err), CPIS_OK);
+    /* after init the host refuses any registration */
+    assert_int_equal(fh.api.register_hook(fh.api.ctx, CPIS_HOOK_NOTIFICATION,
+                                          (void (*)(void))(void *)fh.on_note, NULL),
+                     CPIS_ERR_STATE);
+    d->shutdown(p);
+    dlclose(dl);
+    fake_host_free(&fh);
+
+    fake_host_init(&fh);
+    fh.api.register_hook = refuse_register;
+    p = NULL;
+    assert_int_equal(fake_host_load(&fh, NULL, NULL, &d, &p, &dl, err, sizeof err),
+                     CPIS_ERR_STATE);
+    assert_null(p);
+    assert_non_null(strstr(err, "refused hook"));
+    dlclose(dl);
+    fake_host_free(&fh);
+}
+
+static void test_bad_config_refused_at_init(void **state)
+{
+    (void)state;
+    struct fake_host fh;
+    fake_host_init(&fh);
+    const struct cpis_descriptor *d;
+    struct cpis_plugin *p = NULL;
+    void *dl;
+    char err[1024] = "";
+    int rc = fake_host_load(&fh, "{\"workflow\":{\"version\":7}}", NULL, &d, &p, &dl, err,
+                            sizeof err);
+    assert_int_equal(rc, CPIS_ERR_CONFIG);
+    assert_null(p);
+    assert_non_null(strstr(err, "workflow.version"));
+    assert_int_equal(fh.hooks_registered, 0);
+    dlclose(dl);
+    fake_host_free(&fh);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_entry_descriptor),
+        cmocka_unit_test(test_happy_path),
+        cmocka_unit_test(test_wrong_abi_major),
+        cmocka_unit_test(test_short_table),
+        cmocka_unit_test(test_required_function_missing),
+        cmocka_unit_test(test_minimal_table_degraded),
+        cmocka_unit_test(test_registration_only_in_init),
+        cmocka_unit_test(test_bad_config_refused_at_init),
+    };
+    return cmocka_run_group_tests_name("load", tests, NULL, NULL);
+}
