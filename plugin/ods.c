@@ -673,6 +673,12 @@ static int load_dir(struct cpis_ods *d, const char *path, char *err, size_t cap)
                 break;
             }
             snprintf(full, need, "%s%s%s", path, slash ? "" : "/", names[i]);
+            struct stat st;
+            /* Only regular files (a sub-folder named x.csv is skipped). */
+            if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+                free(full);
+                continue;
+            }
             rc = load_file(d, full, err, cap);
             free(full);
         }
