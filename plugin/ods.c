@@ -539,7 +539,8 @@ int cpis_ods_load_buffer(struct cpis_ods *d, const char *name, const char *buf,
         if (r < 0) {
             free(scratch);
             d->rejected += rejected;
-            set_err(err, cap, "%s: out of memory", label);
+            set_err(err, cap, "%s: out of memory (or more than %zu organisations)",
+                    label, ODS_ENTRIES_MAX);
             return -1;
         }
         if (r == 0)

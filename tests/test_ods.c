@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -899,6 +900,39 @@ static void test_large_file(void **state)
     rm_tree(dir);
 }
 
+/* Read-only after loading: many threads resolve at once (run under
+ * `make check-tsan` too). */
+static void *resolver_thread(void *arg)
+{
+    const struct cpis_ods *d = arg;
+    uintptr_t bad = 0;
+    for (int k = 0; k < 2000; k++) {
+        for (size_t i = 0; i < sizeof universe / sizeof universe[0]; i++) {
+            struct cpis_ods_resolution r;
+            cpis_ods_resolve(d, universe[i].code, &r);
+            if (!r.resolved || strcmp(r.setting, universe[i].setting) != 0 ||
+                strcmp(r.name, universe[i].name) != 0)
+                bad++;
+        }
+    }
+    return (void *)bad;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct cpis_ods *d = load_samples();
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, resolver_thread, d), 0);
+    for (int i = 0; i < 8; i++) {
+        void *bad = NULL;
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_int_equal((uintptr_t)bad, 0);
+    }
+    cpis_ods_free(d);
+}
+
 static void test_setting_valid(void **state)
 {
     (void)state;
@@ -936,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_folder),
         cmocka_unit_test(test_large_file),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_setting_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
