@@ -36,7 +36,11 @@ int cpis_ods_load_path(struct cpis_ods *d, const char *path, char *err, size_t c
 int cpis_ods_load_buffer(struct cpis_ods *d, const char *name, const char *buf,
                          size_t len, char *err, size_t cap);
 
-/* Admin override: code -> setting name (validated by the caller). */
+/* Admin override: code -> setting name.  Also checked here: returns -1 for
+ * an invalid code or a name cpis_setting_valid() refuses; NULL setting
+ * removes an override.  May be set before or after loading.  A site whose
+ * parent trust has an override (and itself none) gets the parent's.  An
+ * override never makes an unknown code resolve. */
 int cpis_ods_set_setting(struct cpis_ods *d, const char *code, const char *setting);
 
 size_t cpis_ods_count(const struct cpis_ods *d);
@@ -56,9 +60,14 @@ struct cpis_ods_resolution {
     const char *setting;      /* always set: contract setting name */
 };
 
-/* Resolve a code following contract.md: overrides, then epraccur prescribing
- * setting, then AMBULANCE / 111 in the organisation or parent trust name, then
- * trust or trust site -> hospital, else "other"; unknown -> "unknown". */
+/* Resolve a code following contract.md: overrides (own, then a site's
+ * parent trust's), then epraccur prescribing setting, then AMBULANCE / 111
+ * in the organisation's own name, then in its parent trust's name (so an
+ * NHS 111 site of an ambulance trust is nhs_111), then trust or trust site ->
+ * hospital, else "other"; unknown -> "unknown" (resolved 0, every pointer
+ * but setting NULL).  Only sites report a parent (column 15, else the trust
+ * whose code the site code starts with); parent_name is NULL when that trust
+ * is not loaded.  out's strings live as long as the directory. */
 void cpis_ods_resolve(const struct cpis_ods *d, const char *code,
                       struct cpis_ods_resolution *out);
 
