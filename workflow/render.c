@@ -160,18 +160,19 @@ void wf_format_time(int64_t t, char out[WF_TIME_MAX])
              u.bst ? "BST" : "GMT");
 }
 
-/* "14:05", or "16 Mar 09:10" when the local date differs from prev's. */
+/* "14:05", or "16 Mar 09:10" when the local date differs from prev's (the
+ * first entry of a pathway has no previous: its date is on the When line). */
 static void short_time(int64_t t, int64_t prev, int have_prev, char *out,
                        size_t cap)
 {
-    struct uktime u, p;
+    struct uktime u, p = {0};
     uk_local(t, &u);
-    if (have_prev) {
+    if (have_prev)
         uk_local(prev, &p);
-        if (p.year == u.year && p.month == u.month && p.day == u.day) {
-            snprintf(out, cap, "%02d:%02d", u.hour, u.min);
-            return;
-        }
+    if (!have_prev ||
+        (p.year == u.year && p.month == u.month && p.day == u.day)) {
+        snprintf(out, cap, "%02d:%02d", u.hour, u.min);
+        return;
     }
     snprintf(out, cap, "%d %s %02d:%02d", u.day, month_abbr[u.month - 1],
              u.hour, u.min);
@@ -219,13 +220,17 @@ static void add_place(struct sb *b, const struct wf_access *a)
     }
 }
 
-/* Short place for the pathway: the name only when resolved. */
+/* Short place for the pathway and titles: the name alone when resolved
+ * (the code is in the details), else the code with why it has no name. */
 static void add_place_short(struct sb *b, const struct wf_access *a)
 {
+    const char *code = a->place_code[0] ? a->place_code : "no code given";
     if (a->place_resolved && a->place[0])
         sb_add(b, a->place);
+    else if (a->place[0] && strcmp(a->place, a->place_code) != 0)
+        sb_printf(b, "%s, code %s not found in ODS data", a->place, code);
     else
-        add_place(b, a);
+        sb_printf(b, "%s, code not found in ODS data", code);
 }
 
 static int ends_with_ci(const char *s, const char *suffix)
