@@ -735,6 +735,13 @@ static void test_cascade_v6(void **st)
         assert_ptr_equal(l->episode, &s.ep[0]);
         assert_int_equal(l->episode->n, (size_t)(i + 1));
         assert_string_equal(l->notification_id, acc[i].notification_id);
+        assert_string_equal(l->recipient, "sw.ahmed");
+        if (i == 4) {
+            assert_string_equal(l->title, "CP-IS: case C-1001, flag viewed at " NAME_RJE01
+                                          " (Hospital), 15 Mar 2024 18:45 GMT (5 views "
+                                          "in this episode)");
+            assert_string_equal(n->title, l->title);
+        }
         free(last_landing);
         free(last_note);
         last_landing = strdup(l->body);

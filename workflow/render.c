@@ -371,10 +371,9 @@ char *wf_render_title(const struct cpis_case *c, const struct wf_episode *ep)
     const struct wf_access *a = &ep->acc[ep->n - 1];
     char when[WF_TIME_MAX];
     wf_format_time(a->at, when);
-    sb_printf(&b, "CP-IS: case %s, child seen by %s, ", case_id,
-              wf_setting_label(a->setting));
+    sb_printf(&b, "CP-IS: case %s, flag viewed at ", case_id);
     add_place_short(&b, a);
-    sb_printf(&b, ", %s", when);
+    sb_printf(&b, " (%s), %s", wf_setting_label(a->setting), when);
     if (ep->n > 1)
         sb_printf(&b, " (%zu views in this episode)", ep->n);
     return sb_finish(&b);

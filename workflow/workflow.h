@@ -125,6 +125,12 @@ struct wf_actions {
 void wf_actions_free(struct wf_actions *a);
 
 /* Decide one access.  state is updated in place (history, episodes).  The
+ * workflow's own choices (routing when a recipient is missing, episode
+ * joining, the bound on the state, re-decision of a known access) are
+ * written down at the top of workflow/workflow.c.  out is overwritten (it is
+ * not freed first).  Actions, in this order: WF_ACT_RECORD (title = a
+ * one-line summary, body NULL), then task activities, First Response
+ * alerts, the landing entry, the case note.  The
  * case is the host's answer (status UNKNOWN when the child is not known).
  * nhs_display is "944 930 5552" for the texts.  Returns 0, or -1 on
  * allocation failure (state and out are then unchanged/empty). */
