@@ -627,13 +627,27 @@ static void test_landing_without_episodes(void **st)
     assert_string_equal(l->episode->acc[0].key, acc[2].key);
     assert_non_null(strstr(l->body, NAME_RYA02 " (RYA02)"));
     assert_non_null(strstr(l->body, "part of " NAME_RYA));
-    cat(id, sizeof id, "note/land/", acc[2].key);
+    cat(id, sizeof id, "note/", acc[2].key);
     const struct wf_action *n = find(&o, id);
     assert_non_null(n);
     assert_int_equal(n->kind, WF_ACT_CASE_NOTE);
     assert_int_equal(n->revision, 1);
     assert_non_null(n->owned_episode);
     assert_int_equal(s.n_ep, 0);
+    wf_actions_free(&o);
+
+    /* decided while episodes were off, re-decided with episodes on: the
+     * state is left alone and the one-access form is re-emitted */
+    p.episodes = 1;
+    decide(&p, &c, &acc[2], &s, &o);
+    assert_int_equal(o.new_access, 0);
+    assert_int_equal(o.new_episode, 0);
+    assert_int_equal(s.n_ep, 0);
+    assert_int_equal(s.n_hist, 1);
+    cat(id, sizeof id, "land/", acc[2].key);
+    assert_non_null(find(&o, id));
+    cat(id, sizeof id, "note/", acc[2].key);
+    assert_non_null(find(&o, id));
     wf_actions_free(&o);
     wf_child_free(&s);
 }

@@ -444,7 +444,9 @@ static int push_document(struct wf_actions *out, int kind,
     x->episode = ep;
     fill_common(x, c, a);
     if (kind == WF_ACT_LANDING)
-        cat2(x->id, sizeof x->id, ep->id, "");
+        cat2(x->id, sizeof x->id, ep->id, "");      /* "ep-..." or "land/" + key */
+    else if (x->owned_episode)
+        cat2(x->id, sizeof x->id, "note/", a->key); /* one access, no episode */
     else
         cat2(x->id, sizeof x->id, "note/", ep->id);
     route(x->recipient, sizeof x->recipient, c->worker, c);
