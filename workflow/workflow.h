@@ -106,6 +106,13 @@ struct wf_action {
     char *body;                  /* malloc'd */
     const struct wf_episode *episode; /* landing/case note: borrowed from the
                                          wf_child passed in; NULL otherwise */
+    /* Added by workflow: when episodes are off, a landing entry / case note
+     * is about one access and has no episode in the state; the action then
+     * owns a one-access episode here (malloc'd, acc malloc'd too) and
+     * `episode` points at it.  wf_actions_free frees it.  NULL otherwise.
+     * Borrowed `episode` pointers into the state stay valid until the next
+     * call that changes that wf_child (wf_decide_access, wf_child_free). */
+    struct wf_episode *owned_episode;
 };
 
 struct wf_actions {
@@ -118,6 +125,12 @@ struct wf_actions {
 void wf_actions_free(struct wf_actions *a);
 
 /* Decide one access.  state is updated in place (history, episodes).  The
+ * workflow's own choices (routing when a recipient is missing, episode
+ * joining, the bound on the state, re-decision of a known access) are
+ * written down at the top of workflow/workflow.c.  out is overwritten (it is
+ * not freed first).  Actions, in this order: WF_ACT_RECORD (title = a
+ * one-line summary, body NULL), then task activities, First Response
+ * alerts, the landing entry, the case note.  The
  * case is the host's answer (status UNKNOWN when the child is not known).
  * nhs_display is "944 930 5552" for the texts.  Returns 0, or -1 on
  * allocation failure (state and out are then unchanged/empty). */
@@ -141,5 +154,22 @@ char *wf_render_case_note(const struct cpis_case *c, const char *nhs_display,
 
 /* Human label of a setting name ("ambulance" -> "Ambulance service"). */
 const char *wf_setting_label(const char *setting);
+
+/* ---- added by workflow (extensions; the plugin may use them) ---- */
+
+#define WF_TIME_MAX 40
+
+/* UK local time for people: "15 Mar 2024 14:02 GMT" / "1 Jul 2024 14:00 BST". */
+void wf_format_time(int64_t t, char out[WF_TIME_MAX]);
+
+/* One-line title of a landing entry / case note / work item about an
+ * episode (case, latest place and time, number of views).  malloc'd. */
+char *wf_render_title(const struct cpis_case *c, const struct wf_episode *ep);
+
+/* The data-quality item text for an inactive NHS number: returns the body
+ * and sets *subject (both malloc'd), or NULL (and *subject NULL). */
+char *wf_render_inactive(const char *nhs_display, const char *la_code,
+                         const char *upload_file, int64_t created,
+                         char **subject);
 
 #endif

@@ -1,0 +1,429 @@
+/*
+ * render.c - the texts a social worker reads: landing-page entries, case-note
+ * stubs, work-item subjects, setting labels and UK local times.
+ *
+ * Pure functions: no I/O, no globals that change, no locale.  Times are shown
+ * in UK local time (GMT in winter, BST in summer, with the zone written after
+ * the time) so nobody has to convert; the rule is the UK one (BST from 01:00
+ * UTC on the last Sunday of March to 01:00 UTC on the last Sunday of October),
+ * computed with plain calendar arithmetic rather than the process time zone.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workflow.h"
+
+/* ---- a tiny string builder ------------------------------------------- */
+
+struct sb {
+    char *s;
+    size_t n, cap;
+    int failed;
+};
+
+static void sb_reserve(struct sb *b, size_t more)
+{
+    if (b->failed)
+        return;
+    if (b->n + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (!p) {
+        b->failed = 1;
+        return;
+    }
+    b->s = p;
+    b->cap = cap;
+}
+
+static void sb_add(struct sb *b, const char *s)
+{
+    size_t l = strlen(s);
+    sb_reserve(b, l);
+    if (b->failed)
+        return;
+    memcpy(b->s + b->n, s, l);
+    b->n += l;
+    b->s[b->n] = '\0';
+}
+
+static void sb_printf(struct sb *b, const char *fmt, ...) CPIS_PRINTF(2, 3);
+static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int l = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (l < 0) {
+        b->failed = 1;
+        return;
+    }
+    sb_reserve(b, (size_t)l);
+    if (b->failed)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, (size_t)l + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)l;
+}
+
+static char *sb_finish(struct sb *b)
+{
+    if (!b->failed && b->s == NULL)
+        sb_add(b, "");
+    if (b->failed) {
+        free(b->s);
+        return NULL;
+    }
+    return b->s;
+}
+
+/* ---- calendar ---------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * well-known algorithm, written out from its description). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
+}
+
+/* Epoch seconds of 01:00 UTC on the last Sunday of month m of year y. */
+static int64_t last_sunday_0100(int64_t y, int m)
+{
+    int64_t last = days_from_civil(y, m, 31); /* March and October have 31 */
+    int64_t wd = ((last + 4) % 7 + 7) % 7;    /* 0 = Sunday; 1970-01-01 Thu */
+    return (last - wd) * 86400 + 3600;
+}
+
+struct uktime {
+    int64_t year;
+    int month, day, hour, min;
+    int bst;
+};
+
+static void uk_local(int64_t t, struct uktime *u)
+{
+    int64_t days = floor_div(t, 86400);
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    u->bst = t >= last_sunday_0100(y, 3) && t < last_sunday_0100(y, 10);
+    int64_t lt = t + (u->bst ? 3600 : 0);
+    days = floor_div(lt, 86400);
+    int64_t sec = lt - days * 86400;
+    civil_from_days(days, &u->year, &u->month, &u->day);
+    u->hour = (int)(sec / 3600);
+    u->min = (int)(sec % 3600 / 60);
+}
+
+static const char *const month_abbr[12] = {"Jan", "Feb", "Mar", "Apr",
+                                           "May", "Jun", "Jul", "Aug",
+                                           "Sep", "Oct", "Nov", "Dec"};
+
+void wf_format_time(int64_t t, char out[WF_TIME_MAX])
+{
+    struct uktime u;
+    uk_local(t, &u);
+    snprintf(out, WF_TIME_MAX, "%d %s %lld %02d:%02d %s", u.day,
+             month_abbr[u.month - 1], (long long)u.year, u.hour, u.min,
+             u.bst ? "BST" : "GMT");
+}
+
+/* "14:05", or "16 Mar 09:10" when the local date differs from prev's (the
+ * first entry of a pathway has no previous: its date is on the When line). */
+static void short_time(int64_t t, int64_t prev, int have_prev, char *out,
+                       size_t cap)
+{
+    struct uktime u, p = {0};
+    uk_local(t, &u);
+    if (have_prev)
+        uk_local(prev, &p);
+    if (!have_prev ||
+        (p.year == u.year && p.month == u.month && p.day == u.day)) {
+        snprintf(out, cap, "%02d:%02d", u.hour, u.min);
+        return;
+    }
+    snprintf(out, cap, "%d %s %02d:%02d", u.day, month_abbr[u.month - 1],
+             u.hour, u.min);
+}
+
+/* ---- labels and phrases ------------------------------------------------ */
+
+const char *wf_setting_label(const char *setting)
+{
+    static const struct {
+        const char *name, *label;
+    } map[] = {
+        {"nhs_111", "NHS 111"},
+        {"ambulance", "Ambulance service"},
+        {"hospital", "Hospital"},
+        {"walk_in_centre", "Walk-in centre"},
+        {"out_of_hours", "Out-of-hours GP"},
+        {"urgent_care", "Urgent care"},
+        {"gp_practice", "GP practice"},
+        {"sexual_assault_referral_centre", "Sexual assault referral centre"},
+        {"other", "Other setting"},
+        {"unknown", "Unknown setting"},
+    };
+    if (setting)
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+            if (strcmp(setting, map[i].name) == 0)
+                return map[i].label;
+    return "Unknown setting";
+}
+
+/* The place: "NAME (CODE)" when resolved; when not, the code with
+ * "(code not found in ODS data)", after the name the message gave if any. */
+static void add_place(struct sb *b, const struct wf_access *a)
+{
+    const char *code = a->place_code[0] ? a->place_code : "no code given";
+    if (a->place_resolved && a->place[0]) {
+        if (a->place_code[0])
+            sb_printf(b, "%s (%s)", a->place, a->place_code);
+        else
+            sb_add(b, a->place);
+    } else if (a->place[0] && strcmp(a->place, a->place_code) != 0) {
+        sb_printf(b, "%s, code %s (code not found in ODS data)", a->place, code);
+    } else {
+        sb_printf(b, "%s (code not found in ODS data)", code);
+    }
+}
+
+/* Short place for the pathway and titles: the name alone when resolved
+ * (the code is in the details), else the code with why it has no name. */
+static void add_place_short(struct sb *b, const struct wf_access *a)
+{
+    const char *code = a->place_code[0] ? a->place_code : "no code given";
+    if (a->place_resolved && a->place[0])
+        sb_add(b, a->place);
+    else if (a->place[0] && strcmp(a->place, a->place_code) != 0)
+        sb_printf(b, "%s, code %s not found in ODS data", a->place, code);
+    else
+        sb_printf(b, "%s, code not found in ODS data", code);
+}
+
+static int ends_with_ci(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    if (lx > ls)
+        return 0;
+    s += ls - lx;
+    for (size_t i = 0; i < lx; i++) {
+        char c = s[i], x = suffix[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != x)
+            return 0;
+    }
+    return 1;
+}
+
+static void add_viewer(struct sb *b, const struct wf_access *a)
+{
+    if (a->system) {
+        const char *sys = a->system_name[0] ? a->system_name
+                          : strcmp(a->setting, "nhs_111") == 0 ? "NHS 111"
+                                                               : "Automated";
+        sb_add(b, sys);
+        if (!ends_with_ci(sys, "system"))
+            sb_add(b, " system");
+        sb_printf(b, ", responsible: %s", a->viewer[0] ? a->viewer : "not named");
+        return;
+    }
+    sb_add(b, a->viewer[0] ? a->viewer : "name not given");
+    if (a->role_name[0] && a->role[0])
+        sb_printf(b, ", %s (%s)", a->role_name, a->role);
+    else if (a->role_name[0])
+        sb_printf(b, ", %s", a->role_name);
+    else if (a->role[0])
+        sb_printf(b, " (job role code %s)", a->role);
+}
+
+static void add_access_detail(struct sb *b, size_t i, const struct wf_access *a)
+{
+    char when[WF_TIME_MAX];
+    wf_format_time(a->at, when);
+    sb_printf(b, "%zu. %s\n", i + 1, when);
+    sb_add(b, "   Where: ");
+    add_place(b, a);
+    if (a->parent[0])
+        sb_printf(b, ", part of %s", a->parent);
+    sb_printf(b, "\n   Kind of setting: %s\n", wf_setting_label(a->setting));
+    sb_add(b, "   Who viewed: ");
+    add_viewer(b, a);
+    sb_add(b, "\n   Phone: ");
+    sb_add(b, a->phone[0] ? a->phone : "not known (no number in the ODS data)");
+    sb_add(b, "\n");
+}
+
+static void add_pathway(struct sb *b, const struct wf_episode *ep)
+{
+    sb_add(b, "Pathway: ");
+    for (size_t i = 0; i < ep->n; i++) {
+        const struct wf_access *a = &ep->acc[i];
+        char t[32];
+        short_time(a->at, i ? ep->acc[i - 1].at : 0, i > 0, t, sizeof t);
+        if (i)
+            sb_add(b, " -> ");
+        sb_printf(b, "%s %s (", wf_setting_label(a->setting), t);
+        add_place_short(b, a);
+        sb_add(b, ")");
+    }
+    sb_add(b, "\n");
+}
+
+/* The part common to the landing entry and the case note. */
+static void add_summary(struct sb *b, const struct cpis_case *c,
+                        const char *nhs_display, const struct wf_episode *ep)
+{
+    const char *case_id = c && c->case_id[0] ? c->case_id : "no case on record";
+    sb_printf(b, "Case: %s\n", case_id);
+    sb_printf(b, "Child: NHS number %s\n", nhs_display && nhs_display[0]
+                                               ? nhs_display
+                                               : "not given");
+    if (!ep || ep->n == 0 || !ep->acc) {
+        sb_add(b, "No access details are available.\n");
+        return;
+    }
+    char first[WF_TIME_MAX], last[WF_TIME_MAX];
+    wf_format_time(ep->acc[0].at, first);
+    wf_format_time(ep->acc[ep->n - 1].at, last);
+    if (ep->n == 1)
+        sb_printf(b, "When: %s (1 view)\n", first);
+    else
+        sb_printf(b, "When: %s to %s (%zu views, grouped as one episode)\n",
+                  first, last, ep->n);
+    add_pathway(b, ep);
+    sb_add(b, "\nViews, earliest first:\n");
+    for (size_t i = 0; i < ep->n; i++)
+        add_access_detail(b, i, &ep->acc[i]);
+}
+
+char *wf_render_landing(const struct cpis_case *c, const char *nhs_display,
+                        const struct wf_episode *ep)
+{
+    struct sb b = {0};
+    sb_add(&b, "NHS staff in unscheduled care viewed this child's child "
+               "protection (CP-IS) flag.\n");
+    add_summary(&b, c, nhs_display, ep);
+    sb_add(&b, "\nWhat to do: read the views above. If one gives you cause "
+               "for concern, call the service on the number shown to find out "
+               "why the child was seen. The health professional who viewed "
+               "the record is responsible for referring if the presenting "
+               "issue meets the threshold. If you take any action, record it "
+               "in the case note for this notification.\n");
+    return sb_finish(&b);
+}
+
+char *wf_render_case_note(const struct cpis_case *c, const char *nhs_display,
+                          const struct wf_episode *ep)
+{
+    struct sb b = {0};
+    sb_add(&b, "CP-IS notification: NHS staff in unscheduled care viewed this "
+               "child's child protection (CP-IS) flag.\n");
+    add_summary(&b, c, nhs_display, ep);
+    sb_add(&b, "\nRecord below what you did about this notification and why "
+               "(for example: no action needed, called the service, discussed "
+               "with your manager, made a referral).\n\n"
+               "ACTION TAKEN (to be completed by the social worker):\n\n");
+    return sb_finish(&b);
+}
+
+char *wf_render_title(const struct cpis_case *c, const struct wf_episode *ep)
+{
+    struct sb b = {0};
+    const char *case_id = c && c->case_id[0] ? c->case_id : "no case";
+    if (!ep || ep->n == 0 || !ep->acc) {
+        sb_printf(&b, "CP-IS notification, case %s", case_id);
+        return sb_finish(&b);
+    }
+    const struct wf_access *a = &ep->acc[ep->n - 1];
+    char when[WF_TIME_MAX];
+    wf_format_time(a->at, when);
+    sb_printf(&b, "CP-IS: case %s, flag viewed at ", case_id);
+    add_place_short(&b, a);
+    sb_printf(&b, " (%s), %s", wf_setting_label(a->setting), when);
+    if (ep->n > 1)
+        sb_printf(&b, " (%zu views in this episode)", ep->n);
+    return sb_finish(&b);
+}
+
+char *wf_render_inactive(const char *nhs_display, const char *la_code,
+                         const char *upload_file, int64_t created,
+                         char **subject)
+{
+    struct sb s = {0}, b = {0};
+    const char *file = upload_file && upload_file[0] ? upload_file : NULL;
+    const char *nhs = nhs_display && nhs_display[0] ? nhs_display : "not given";
+    char when[WF_TIME_MAX];
+    wf_format_time(created, when);
+
+    sb_printf(&s, "CP-IS: inactive NHS number %s - correct the CP-IS upload%s%s",
+              nhs, file ? " " : "", file ? file : "");
+    sb_printf(&b, "On %s the NHS Spine reported that NHS number %s, which this "
+                  "local authority",
+              when, nhs);
+    if (la_code && la_code[0])
+        sb_printf(&b, " (LA code %s)", la_code);
+    sb_add(&b, " uploaded to CP-IS");
+    if (file)
+        sb_printf(&b, " in upload file %s", file);
+    else
+        sb_add(&b, " (the message did not name the upload file)");
+    sb_add(&b, ", is no longer active. Adoption is a common cause.\n"
+               "While the number is inactive, health staff who look up the "
+               "child will not see the child protection flag.\n\n"
+               "What to do:\n"
+               "1. Find the child's case from this NHS number and check the "
+               "child's current NHS number (with health colleagues if need "
+               "be).\n"
+               "2. Correct the child's entry in the local authority's CP-IS "
+               "upload");
+    if (file)
+        sb_printf(&b, " (the file %s)", file);
+    sb_add(&b, ": replace the inactive number, or remove the entry if the "
+               "child should no longer be on CP-IS.\n"
+               "3. Send the corrected upload to the Spine and check that it "
+               "is accepted.\n");
+    char *subj = sb_finish(&s);
+    char *body = sb_finish(&b);
+    if (!subj || !body) {
+        free(subj);
+        free(body);
+        *subject = NULL;
+        return NULL;
+    }
+    *subject = subj;
+    return body;
+}

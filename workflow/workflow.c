@@ -1,0 +1,680 @@
+/*
+ * workflow.c - version 5 / version 6 decisions, episodes, the First Response
+ * follow-up rule, idempotency and the bounded child state.
+ *
+ * Pure: no I/O, no globals, no locks.  The caller (plugin/act.c) turns the
+ * actions into host calls.
+ *
+ * Decisions made here, beyond what workflow.h states:
+ *
+ * - Routing of task activities when the open case lacks someone: the item is
+ *   still created (so an open case always gives 3 activities, as the
+ *   contract counts them) and a missing worker or manager is routed to the
+ *   team inbox "team:<team>", or to "unallocated" when there is no team
+ *   either; a missing team inbox goes to "unallocated".  The same routing
+ *   chooses the recipient of a landing entry / case note with no worker.
+ *   First Response recipients default to "first_response" when the policy
+ *   names none, and the data-quality owner to "cpis.data.quality".
+ *
+ * - Episodes: an access joins an episode E when
+ *       E.first - window <= at <= E.last + window
+ *   and the span the episode would then have, max(last,at) - min(first,at),
+ *   is at most max_span; among several such episodes the one whose nearest
+ *   access is closest in time wins (ties: the earlier episode).  An access
+ *   that could bridge two episodes joins the closest one; episodes are never
+ *   merged.  A merge would change an episode id that the host already shows
+ *   on landing pages and case notes (it would have to retract one document
+ *   and rewrite another, and a case note may already hold what the worker
+ *   wrote), and it would make the result depend even more on arrival order.
+ *   Keeping ids stable is worth an occasional incident shown as two
+ *   episodes.  Episodes are tracked for every case status while the flag is
+ *   on, so the episodes count does not depend on case status.
+ *
+ * - State bound: after each new access, history entries with an access time
+ *   before  newest - H  are dropped, and episodes whose last access is before
+ *   newest - H, where
+ *       H = max(threshold_days days, 2 * max_span, window)
+ *   and newest is the latest access time seen.  threshold_days keeps the
+ *   follow-up rule exact for accesses arriving in time order; 2 * max_span
+ *   keeps every episode an in-order access could still join or that a
+ *   re-delivery may still name; window is added (the brief asked for the
+ *   first two) so that an episode still within joining distance of the newest
+ *   access is never dropped when window > 2 * max_span.  The access being
+ *   decided (and its episode) is never dropped, even when it is older than
+ *   the bound.  So the state holds at most the accesses of the last H of
+ *   access time (plus that one), whatever the total number of accesses.
+ *   Consequences, by design: an access arriving later than H behind the
+ *   newest is counted for the follow-up rule only against what is kept, and
+ *   a re-delivery of an access already pruned is decided again as new (the
+ *   host's item ids and the plugin's notification-id dedupe still stop
+ *   duplicates of items and records).
+ *
+ * - Idempotency: an access is "already seen" when its key is in the history
+ *   or in an episode.  Then the state is left exactly as it is and the
+ *   actions are rebuilt from the current policy, case and state: the same
+ *   ids, the follow-up flag counted now, landing / case note with the
+ *   episode's current revision.  If the access is in the history but in no
+ *   episode (it was decided while episodes were off), its landing / case
+ *   note use the one-access form ("land/" + key), as with episodes off.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workflow.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* dst = a + b, truncated to cap - 1 bytes at a UTF-8 character boundary. */
+static void cat2(char *dst, size_t cap, const char *a, const char *b)
+{
+    if (cap == 0)
+        return;
+    const char *parts[2] = {a ? a : "", b ? b : ""};
+    size_t n = 0;
+    int cut = 0;
+    for (int k = 0; k < 2 && !cut; k++)
+        for (const char *s = parts[k]; *s; s++) {
+            if (n + 1 >= cap) {
+                cut = 1;
+                break;
+            }
+            dst[n++] = *s;
+        }
+    if (cut && n > 0) {
+        /* drop a last character that lost some of its bytes */
+        size_t j = n - 1;
+        while (j > 0 && ((unsigned char)dst[j] & 0xC0) == 0x80)
+            j--;
+        unsigned char lead = (unsigned char)dst[j];
+        size_t len = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3
+                   : lead >= 0xC0 ? 2 : 1;
+        if (j + len > n)
+            n = j;
+    }
+    dst[n] = '\0';
+}
+
+static const char *nz(const char *s, const char *dflt)
+{
+    return s && s[0] ? s : dflt;
+}
+
+/* ---- key ------------------------------------------------------------------ */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t fnv_add(uint64_t h, const char *s)
+{
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+void wf_access_key(const char *nhs, int64_t at, const char *author_id,
+                   const char *location_code, char out[WF_KEY_MAX])
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)at);
+    uint64_t h = FNV_OFFSET;
+    h = fnv_add(h, nhs);
+    h = fnv_add(h, "|");
+    h = fnv_add(h, num);
+    h = fnv_add(h, "|");
+    h = fnv_add(h, author_id);
+    h = fnv_add(h, "|");
+    h = fnv_add(h, location_code);
+    snprintf(out, WF_KEY_MAX, "a%016llx", (unsigned long long)h);
+}
+
+/* ---- freeing -------------------------------------------------------------- */
+
+void wf_child_free(struct wf_child *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_ep; i++)
+        free(c->ep[i].acc);
+    free(c->ep);
+    free(c->hist);
+    memset(c, 0, sizeof *c);
+}
+
+static void episode_free(struct wf_episode *e)
+{
+    if (e) {
+        free(e->acc);
+        free(e);
+    }
+}
+
+void wf_actions_free(struct wf_actions *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->v[i].title);
+        free(a->v[i].body);
+        episode_free(a->v[i].owned_episode);
+    }
+    free(a->v);
+    memset(a, 0, sizeof *a);
+}
+
+static struct wf_action *push(struct wf_actions *out, int kind)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 8;
+        struct wf_action *v = realloc(out->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        out->v = v;
+        out->cap = cap;
+    }
+    struct wf_action *x = &out->v[out->n++];
+    memset(x, 0, sizeof *x);
+    x->kind = kind;
+    return x;
+}
+
+/* ---- ordering and lookup -------------------------------------------------- */
+
+static int cmp_time_key(int64_t at1, const char *k1, int64_t at2, const char *k2)
+{
+    if (at1 != at2)
+        return at1 < at2 ? -1 : 1;
+    return strcmp(k1, k2);
+}
+
+static int hist_has(const struct wf_child *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_hist; i++)
+        if (strcmp(s->hist[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+static int episode_has(const struct wf_episode *e, const char *key)
+{
+    for (size_t j = 0; j < e->n; j++)
+        if (strcmp(e->acc[j].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+static struct wf_episode *episode_of(const struct wf_child *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_ep; i++)
+        if (episode_has(&s->ep[i], key))
+            return &s->ep[i];
+    return NULL;
+}
+
+static struct wf_episode *episode_by_id(const struct wf_child *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_ep; i++)
+        if (strcmp(s->ep[i].id, id) == 0)
+            return &s->ep[i];
+    return NULL;
+}
+
+/* Accesses of this child with at in [t - days, t], counting the access
+ * `key` (at t) once whether or not it is already in the history. */
+static int followup_count(const struct wf_child *s, const char *key, int64_t t,
+                          int days)
+{
+    int64_t w = (int64_t)days * 86400;
+    int n = 1;
+    for (size_t i = 0; i < s->n_hist; i++) {
+        const struct wf_hist *h = &s->hist[i];
+        if (strcmp(h->key, key) == 0)
+            continue;
+        if (h->at <= t && t - h->at <= w)
+            n++;
+    }
+    return n;
+}
+
+static int64_t i64abs(int64_t x) { return x < 0 ? -x : x; }
+
+/* The episode the access at `at` joins, or -1 for a new one. */
+static long choose_episode(const struct wf_policy *p, const struct wf_child *s,
+                           int64_t at)
+{
+    int64_t window = (int64_t)p->window_minutes * 60;
+    int64_t span = (int64_t)p->max_span_minutes * 60;
+    long best = -1;
+    int64_t best_d = 0;
+    for (size_t i = 0; i < s->n_ep; i++) {
+        const struct wf_episode *e = &s->ep[i];
+        if (at < e->first - window || at > e->last + window)
+            continue;
+        int64_t lo = at < e->first ? at : e->first;
+        int64_t hi = at > e->last ? at : e->last;
+        if (hi - lo > span)
+            continue;
+        int64_t d = INT64_MAX;
+        for (size_t j = 0; j < e->n; j++) {
+            int64_t dj = i64abs(e->acc[j].at - at);
+            if (dj < d)
+                d = dj;
+        }
+        if (e->n == 0) /* defensive: an empty episode from a bad store */
+            d = at < e->first ? e->first - at : at > e->last ? at - e->last : 0;
+        if (best < 0 || d < best_d) {
+            best = (long)i;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+/* A copy of e with a inserted in time order, revision bumped. */
+static int episode_with(const struct wf_episode *e, const struct wf_access *a,
+                        struct wf_episode *out)
+{
+    *out = *e;
+    out->acc = malloc((e->n + 1) * sizeof *out->acc);
+    if (!out->acc)
+        return -1;
+    size_t k = 0;
+    while (k < e->n && cmp_time_key(e->acc[k].at, e->acc[k].key, a->at, a->key) < 0)
+        k++;
+    if (k)
+        memcpy(out->acc, e->acc, k * sizeof *out->acc);
+    out->acc[k] = *a;
+    if (e->n > k)
+        memcpy(out->acc + k + 1, e->acc + k, (e->n - k) * sizeof *out->acc);
+    out->n = e->n + 1;
+    out->first = out->acc[0].at;
+    out->last = out->acc[out->n - 1].at;
+    if (e->n) {
+        if (e->first < out->first)
+            out->first = e->first;
+        if (e->last > out->last)
+            out->last = e->last;
+    }
+    out->revision = e->revision + 1;
+    return 0;
+}
+
+static void sort_episodes(struct wf_child *s)
+{
+    /* insertion sort: the array is sorted but for the episode just changed */
+    for (size_t i = 1; i < s->n_ep; i++) {
+        struct wf_episode t = s->ep[i];
+        size_t j = i;
+        while (j > 0 && cmp_time_key(s->ep[j - 1].first, s->ep[j - 1].id,
+                                     t.first, t.id) > 0) {
+            s->ep[j] = s->ep[j - 1];
+            j--;
+        }
+        s->ep[j] = t;
+    }
+}
+
+/* ---- pruning -------------------------------------------------------------- */
+
+static int64_t horizon(const struct wf_policy *p)
+{
+    int64_t h = (int64_t)p->threshold_days * 86400;
+    int64_t s2 = 2 * (int64_t)p->max_span_minutes * 60;
+    int64_t w = (int64_t)p->window_minutes * 60;
+    if (s2 > h)
+        h = s2;
+    if (w > h)
+        h = w;
+    return h;
+}
+
+static void prune(const struct wf_policy *p, struct wf_child *s,
+                  const char *keep_key)
+{
+    if (s->n_hist == 0)
+        return;
+    int64_t newest = s->hist[s->n_hist - 1].at;
+    for (size_t i = 0; i < s->n_ep; i++)
+        if (s->ep[i].last > newest)
+            newest = s->ep[i].last;
+    int64_t cutoff = newest - horizon(p);
+
+    size_t w = 0;
+    for (size_t i = 0; i < s->n_hist; i++)
+        if (s->hist[i].at >= cutoff || strcmp(s->hist[i].key, keep_key) == 0)
+            s->hist[w++] = s->hist[i];
+    s->n_hist = w;
+
+    w = 0;
+    for (size_t i = 0; i < s->n_ep; i++) {
+        if (s->ep[i].last >= cutoff || episode_has(&s->ep[i], keep_key))
+            s->ep[w++] = s->ep[i];
+        else
+            free(s->ep[i].acc);
+    }
+    s->n_ep = w;
+}
+
+/* ---- actions ---------------------------------------------------------------- */
+
+/* Route to a person, else the team inbox, else "unallocated". */
+static void route(char *dst, size_t cap, const char *person,
+                  const struct cpis_case *c)
+{
+    if (person && person[0])
+        cat2(dst, cap, person, "");
+    else if (c->team[0])
+        cat2(dst, cap, "team:", c->team);
+    else
+        cat2(dst, cap, "unallocated", "");
+}
+
+static void fill_common(struct wf_action *x, const struct cpis_case *c,
+                        const struct wf_access *a)
+{
+    cat2(x->case_id, sizeof x->case_id, c->case_id, "");
+    cat2(x->notification_id, sizeof x->notification_id, a->notification_id, "");
+    cat2(x->access_key, sizeof x->access_key, a->key, "");
+    x->at = a->at;
+}
+
+static struct wf_episode *one_access_episode(const struct wf_access *a)
+{
+    struct wf_episode *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->acc = malloc(sizeof *e->acc);
+    if (!e->acc) {
+        free(e);
+        return NULL;
+    }
+    e->acc[0] = *a;
+    e->n = 1;
+    e->first = e->last = a->at;
+    e->revision = 1;
+    cat2(e->id, sizeof e->id, "land/", a->key);
+    return e;
+}
+
+static char *concat_free(char *head, char *tail)
+{
+    if (!head || !tail) {
+        free(head);
+        free(tail);
+        return NULL;
+    }
+    size_t lh = strlen(head), lt = strlen(tail);
+    char *r = realloc(head, lh + lt + 1);
+    if (!r) {
+        free(head);
+        free(tail);
+        return NULL;
+    }
+    memcpy(r + lh, tail, lt + 1);
+    free(tail);
+    return r;
+}
+
+static char *dupstr(const char *s)
+{
+    size_t l = strlen(s);
+    char *r = malloc(l + 1);
+    if (r)
+        memcpy(r, s, l + 1);
+    return r;
+}
+
+/* Landing entry or case note for episode `ep` (borrowed) or, when ep is NULL,
+ * for the access alone (the action owns a one-access episode). */
+static int push_document(struct wf_actions *out, int kind,
+                         const struct cpis_case *c, const char *nhs_display,
+                         const struct wf_access *a, const struct wf_episode *ep)
+{
+    struct wf_action *x = push(out, kind);
+    if (!x)
+        return -1;
+    if (!ep) {
+        x->owned_episode = one_access_episode(a);
+        if (!x->owned_episode)
+            return -1;
+        ep = x->owned_episode;
+    }
+    x->episode = ep;
+    fill_common(x, c, a);
+    if (kind == WF_ACT_LANDING)
+        cat2(x->id, sizeof x->id, ep->id, "");      /* "ep-..." or "land/" + key */
+    else if (x->owned_episode)
+        cat2(x->id, sizeof x->id, "note/", a->key); /* one access, no episode */
+    else
+        cat2(x->id, sizeof x->id, "note/", ep->id);
+    route(x->recipient, sizeof x->recipient, c->worker, c);
+    cat2(x->worker, sizeof x->worker, c->worker, "");
+    cat2(x->team, sizeof x->team, c->team, "");
+    if (ep->n > 0)
+        cat2(x->notification_id, sizeof x->notification_id,
+             ep->acc[ep->n - 1].notification_id, "");
+    x->revision = ep->revision;
+    x->at = ep->last;
+    x->title = wf_render_title(c, ep);
+    x->body = kind == WF_ACT_LANDING ? wf_render_landing(c, nhs_display, ep)
+                                     : wf_render_case_note(c, nhs_display, ep);
+    return x->title && x->body ? 0 : -1;
+}
+
+static int build_actions(const struct wf_policy *p, const struct cpis_case *c,
+                         const char *nhs_display, const struct wf_access *a,
+                         const struct wf_episode *ep, int followup,
+                         int n_followup, struct wf_actions *out)
+{
+    struct wf_access copy = *a;
+    struct wf_episode one;
+    memset(&one, 0, sizeof one);
+    one.n = 1;
+    one.acc = &copy;
+    one.first = one.last = a->at;
+    one.revision = 1;
+    int open = c->status == CPIS_CASE_OPEN;
+
+    struct wf_action *x = push(out, WF_ACT_RECORD);
+    if (!x)
+        return -1;
+    fill_common(x, c, a);
+    cat2(x->id, sizeof x->id, "rec/", a->key);
+    cat2(x->worker, sizeof x->worker, c->worker, "");
+    cat2(x->team, sizeof x->team, c->team, "");
+    x->title = wf_render_title(c, &one); /* one-line summary; body unused */
+    if (!x->title)
+        return -1;
+
+    if (p->task_activities && open) {
+        static const char *const suffix[3] = {"/act/worker", "/act/manager",
+                                              "/act/team"};
+        for (int k = 0; k < 3; k++) {
+            x = push(out, WF_ACT_ITEM);
+            if (!x)
+                return -1;
+            x->item_kind = CPIS_ITEM_TASK_ACTIVITY;
+            fill_common(x, c, a);
+            cat2(x->id, sizeof x->id, a->key, suffix[k]);
+            if (k == 0)
+                route(x->recipient, sizeof x->recipient, c->worker, c);
+            else if (k == 1)
+                route(x->recipient, sizeof x->recipient, c->manager, c);
+            else
+                route(x->recipient, sizeof x->recipient, "", c);
+            cat2(x->worker, sizeof x->worker, c->worker, "");
+            cat2(x->team, sizeof x->team, c->team, "");
+            x->title = wf_render_title(c, &one);
+            x->body = wf_render_landing(c, nhs_display, &one);
+            if (!x->title || !x->body)
+                return -1;
+        }
+    }
+
+    if (p->first_response_routing && !open) {
+        for (int k = 0; k < 2; k++) {
+            x = push(out, WF_ACT_ITEM);
+            if (!x)
+                return -1;
+            x->item_kind = CPIS_ITEM_FIRST_RESPONSE_ALERT;
+            fill_common(x, c, a);
+            cat2(x->id, sizeof x->id, a->key, k == 0 ? "/fr/1" : "/fr/2");
+            cat2(x->recipient, sizeof x->recipient,
+                 k == 0 ? nz(p->first_response_inbox, "first_response")
+                        : nz(p->first_response_duty, "first_response"),
+                 "");
+            x->followup = followup;
+            x->title = wf_render_title(c, &one);
+            char head[256];
+            if (followup)
+                snprintf(head, sizeof head,
+                         "FOLLOW UP: this child's CP-IS flag was viewed %d "
+                         "times in the %d days up to this view (rule: %d or "
+                         "more). Investigate this notification.\n\n",
+                         n_followup, p->threshold_days, p->threshold_count);
+            else
+                snprintf(head, sizeof head,
+                         "This child's CP-IS flag was viewed %d time%s in the "
+                         "%d days up to this view (follow-up rule: %d or "
+                         "more).\n\n",
+                         n_followup, n_followup == 1 ? "" : "s",
+                         p->threshold_days, p->threshold_count);
+            x->body = concat_free(dupstr(head),
+                                  wf_render_landing(c, nhs_display, &one));
+            if (!x->title || !x->body)
+                return -1;
+        }
+    }
+
+    if (open && p->landing_page &&
+        push_document(out, WF_ACT_LANDING, c, nhs_display, a, ep) < 0)
+        return -1;
+    if (open && p->case_note_stubs &&
+        push_document(out, WF_ACT_CASE_NOTE, c, nhs_display, a, ep) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- deciding ------------------------------------------------------------- */
+
+int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
+                     const char *nhs_display, const struct wf_access *a,
+                     struct wf_child *state, struct wf_actions *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!p || !c || !a || !state)
+        return -1;
+
+    int seen = hist_has(state, a->key) || episode_of(state, a->key) != NULL;
+    int n_fu = followup_count(state, a->key, a->at, p->threshold_days);
+    int followup = n_fu >= p->threshold_count;
+
+    if (seen) {
+        const struct wf_episode *ep =
+            p->episodes ? episode_of(state, a->key) : NULL;
+        if (build_actions(p, c, nhs_display, a, ep, followup, n_fu, out) < 0) {
+            wf_actions_free(out);
+            return -1;
+        }
+        out->new_access = 0;
+        out->new_episode = 0;
+        return 0;
+    }
+
+    /* Every allocation first, so that a failure leaves the state as it was. */
+    struct wf_hist *hist = realloc(state->hist, (state->n_hist + 1) * sizeof *hist);
+    if (!hist)
+        return -1;
+    state->hist = hist; /* same content, one slot more */
+
+    struct wf_episode tmp;
+    memset(&tmp, 0, sizeof tmp);
+    long join = -1;
+    int new_ep = 0;
+    if (p->episodes) {
+        join = choose_episode(p, state, a->at);
+        if (join >= 0) {
+            if (episode_with(&state->ep[join], a, &tmp) < 0)
+                return -1;
+        } else {
+            struct wf_episode *ep = realloc(state->ep, (state->n_ep + 1) * sizeof *ep);
+            if (!ep)
+                return -1;
+            state->ep = ep;
+            tmp.acc = malloc(sizeof *tmp.acc);
+            if (!tmp.acc)
+                return -1;
+            tmp.acc[0] = *a;
+            tmp.n = 1;
+            tmp.first = tmp.last = a->at;
+            tmp.revision = 1;
+            cat2(tmp.id, sizeof tmp.id, "ep-", a->key);
+            new_ep = 1;
+        }
+    }
+
+    if (build_actions(p, c, nhs_display, a, p->episodes ? &tmp : NULL,
+                      followup, n_fu, out) < 0) {
+        free(tmp.acc);
+        wf_actions_free(out);
+        return -1;
+    }
+
+    /* Commit: nothing below can fail. */
+    size_t k = state->n_hist;
+    while (k > 0 && cmp_time_key(state->hist[k - 1].at, state->hist[k - 1].key,
+                                 a->at, a->key) > 0) {
+        state->hist[k] = state->hist[k - 1];
+        k--;
+    }
+    state->hist[k].at = a->at;
+    cat2(state->hist[k].key, sizeof state->hist[k].key, a->key, "");
+    state->n_hist++;
+
+    if (p->episodes) {
+        if (join >= 0) {
+            free(state->ep[join].acc);
+            state->ep[join] = tmp;
+        } else {
+            state->ep[state->n_ep++] = tmp;
+        }
+        sort_episodes(state);
+    }
+    prune(p, state, a->key);
+
+    /* Documents borrowed &tmp: point them at the episode in the state. */
+    for (size_t i = 0; i < out->n; i++)
+        if (out->v[i].episode && !out->v[i].owned_episode)
+            out->v[i].episode = episode_by_id(state, tmp.id);
+
+    out->new_access = 1;
+    out->new_episode = new_ep;
+    return 0;
+}
+
+int wf_decide_inactive(const struct wf_policy *p, const char *notification_id,
+                       const char *nhs_display, const char *la_code,
+                       const char *upload_file, int64_t created,
+                       struct wf_actions *out)
+{
+    memset(out, 0, sizeof *out);
+    struct wf_action *x = push(out, WF_ACT_ITEM);
+    if (!x)
+        return -1;
+    x->item_kind = CPIS_ITEM_DATA_QUALITY;
+    cat2(x->id, sizeof x->id, "dq/", notification_id);
+    cat2(x->recipient, sizeof x->recipient,
+         nz(p ? p->data_quality_owner : NULL, "cpis.data.quality"), "");
+    cat2(x->notification_id, sizeof x->notification_id, notification_id, "");
+    x->at = created;
+    x->body = wf_render_inactive(nhs_display, la_code, upload_file, created,
+                                 &x->title);
+    if (!x->body) {
+        wf_actions_free(out);
+        return -1;
+    }
+    out->new_access = 1;
+    return 0;
+}
