@@ -85,7 +85,9 @@ struct cases *cases_load(const char *path, char *err, size_t err_cap)
     char *text = slurp(path, &len, err, err_cap);
     if (text == NULL)
         return NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, NULL, 1);
+    /* len + 1: cJSON 1.7.15 checks for the terminating NUL inside the
+     * length it is given (require_null_terminated: no trailing text). */
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
     free(text);
     if (!cJSON_IsArray(root)) {
         snprintf(err, err_cap, "not a JSON array of cases");

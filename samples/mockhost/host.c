@@ -61,6 +61,13 @@ int host_read_env(struct mock_host *h, char *err, size_t err_cap)
         snprintf(err, err_cap, "CPIS_MOCK_FAIL_CALL must be a call number");
         return -1;
     }
+    h->fail_count = 1;
+    s = getenv("CPIS_MOCK_FAIL_COUNT");
+    if (s != NULL && *s != '\0' &&
+        (parse_u64(s, &h->fail_count) != 0 || h->fail_count == 0)) {
+        snprintf(err, err_cap, "CPIS_MOCK_FAIL_COUNT must be a positive count");
+        return -1;
+    }
     s = getenv("CPIS_MOCK_FAIL_MODE");
     if (s != NULL && *s != '\0') {
         if (strcmp(s, "permanent") == 0)
@@ -122,7 +129,8 @@ int64_t host_now_ms(const struct mock_host *h)
 static int count_call(struct mock_host *h, const char *fn)
 {
     uint64_t n = atomic_fetch_add(&h->calls, 1) + 1;
-    if (h->fail_call != 0 && n == h->fail_call) {
+    if (h->fail_call != 0 && n >= h->fail_call &&
+        n - h->fail_call < h->fail_count) {
         if (h->verbose)
             fprintf(stderr, "cpis-mockhost: injected %s at host call %llu (%s)\n",
                     host_status_name(h->fail_status), (unsigned long long)n, fn);

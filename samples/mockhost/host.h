@@ -11,8 +11,10 @@
  *                           from the start of the process, init included)
  *                           fails once with CPIS_ERR_RETRY, without touching
  *                           the store; every other call behaves normally.
+ *   CPIS_MOCK_FAIL_COUNT=n  fail n consecutive calls from the k-th on
+ *                           (default 1), e.g. to exhaust the retries.
  *   CPIS_MOCK_FAIL_MODE=permanent
- *                           that call returns CPIS_ERR_HOST instead.
+ *                           the failing calls return CPIS_ERR_HOST instead.
  *   CPIS_MOCK_NOW_MS=ms     clock_ms (and the host's own time stamps) return
  *                           this fixed time instead of the real time.
  *   CPIS_MOCK_OMIT=a,b,...  leave these optional host functions NULL (any of
@@ -57,6 +59,7 @@ struct mock_host {
 
     /* fault injection and clock override, read from the environment */
     uint64_t fail_call;    /* 0 = off */
+    uint64_t fail_count;   /* how many calls fail from fail_call on */
     int fail_status;       /* CPIS_ERR_RETRY or CPIS_ERR_HOST */
     _Atomic uint64_t calls; /* host calls so far (any thread) */
     int64_t fixed_now_ms;  /* -1 = real time */

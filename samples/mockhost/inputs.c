@@ -271,16 +271,35 @@ uint8_t *read_file(const char *path, size_t max, size_t *len, char *err,
 
 /* ---- MESH control files -------------------------------------------------- */
 
+/* What the parser callbacks saw; reached through ctxt->_private (SAX2
+ * needs ctxt->userData to stay the context itself). */
+struct ctl_parse {
+    int err_line;  /* line of the first error; -1 when unknown; 0 none */
+    int doctype;   /* a DOCTYPE was seen (and parsing stopped) */
+};
+
 /* libxml2 reports parse errors here instead of printing them (its default
  * prints the offending input line to stderr).  We keep only the first
  * error's line number. */
 static void ctl_error(void *user, xmlErrorPtr e)
 {
-    /* user is ctxt->userData, which SAX2 needs to be the context itself;
-     * our own pointer travels in ctxt->_private. */
-    int *line = ((xmlParserCtxtPtr)user)->_private;
-    if (*line == 0 && e != NULL)
-        *line = e->line > 0 ? e->line : -1;
+    struct ctl_parse *cp = ((xmlParserCtxtPtr)user)->_private;
+    if (cp->err_line == 0 && e != NULL)
+        cp->err_line = e->line > 0 ? e->line : -1;
+}
+
+/* Called at <!DOCTYPE ...>, before any declaration in it is read: a MESH
+ * control file never has one, so stop right there (no entity is ever
+ * declared, let alone expanded or fetched). */
+static void ctl_doctype(void *user, const xmlChar *name, const xmlChar *ext_id,
+                        const xmlChar *system_id)
+{
+    (void)name;
+    (void)ext_id;
+    (void)system_id;
+    xmlParserCtxtPtr ctxt = user;
+    ((struct ctl_parse *)ctxt->_private)->doctype = 1;
+    xmlStopParser(ctxt);
 }
 
 /* Copies the text of the first child element named `name` of root. */
@@ -322,9 +341,10 @@ int mesh_read_control(const char *path, struct mesh_control *out, char *err,
         snprintf(err, err_cap, "out of memory");
         return -1;
     }
-    int err_line = 0;
-    ctxt->sax->serror = ctl_error; /* structured errors go to our handler */
-    ctxt->_private = &err_line;
+    struct ctl_parse cp = {0, 0};
+    ctxt->_private = &cp;
+    ctxt->sax->serror = ctl_error;         /* errors go to our handler */
+    ctxt->sax->internalSubset = ctl_doctype; /* a DOCTYPE stops the parse */
     /* XML_PARSE_NONET only: no entity substitution (NOENT), no DTD loading
      * (DTDLOAD/DTDATTR), no HUGE.  A DOCTYPE is refused below. */
     xmlDocPtr doc = xmlCtxtReadMemory(ctxt, (const char *)text, (int)len,
@@ -335,13 +355,16 @@ int mesh_read_control(const char *path, struct mesh_control *out, char *err,
 
     int rc = -1;
     xmlNodePtr root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
-    if (doc == NULL || !wellformed || err_line != 0) {
-        if (err_line > 0)
-            snprintf(err, err_cap, "malformed MESH control file (line %d)", err_line);
+    if (cp.doctype || (doc != NULL && (doc->intSubset != NULL ||
+                                       doc->extSubset != NULL))) {
+        /* checked first: a stopped parse may still return a partial doc */
+        snprintf(err, err_cap, "MESH control file has a DOCTYPE (refused)");
+    } else if (doc == NULL || !wellformed || cp.err_line != 0) {
+        if (cp.err_line > 0)
+            snprintf(err, err_cap, "malformed MESH control file (line %d)",
+                     cp.err_line);
         else
             snprintf(err, err_cap, "malformed MESH control file");
-    } else if (doc->intSubset != NULL || doc->extSubset != NULL) {
-        snprintf(err, err_cap, "MESH control file has a DOCTYPE (refused)");
     } else if (root == NULL ||
                xmlStrcmp(root->name, (const xmlChar *)"DTSControl") != 0) {
         snprintf(err, err_cap, "not a MESH control file (root is not DTSControl)");

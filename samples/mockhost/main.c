@@ -76,7 +76,8 @@ static const char USAGE[] =
     "\n"
     "test knobs (environment): CPIS_MOCK_NOW_MS=ms fixes the host clock;\n"
     "CPIS_MOCK_FAIL_CALL=k fails the k-th host call once with retry_later\n"
-    "(CPIS_MOCK_FAIL_MODE=permanent: host_failure instead);\n"
+    "(CPIS_MOCK_FAIL_COUNT=n: n calls in a row; CPIS_MOCK_FAIL_MODE=permanent:\n"
+    "host_failure instead);\n"
     "CPIS_MOCK_OMIT=clock_ms,publish_landing,write_case_note,close_items\n"
     "offers a host table without those optional functions.\n";
 
@@ -135,7 +136,7 @@ static int usage_error(const char *fmt, ...)
     fprintf(stderr, "%s: ", PROG);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(try %s --help)\n", PROG);
+    fprintf(stderr, " (try %s --help)\n", PROG);
     return EXIT_USAGE;
 }
 
