@@ -67,6 +67,10 @@ static const char USAGE[] =
     "  --cases JSON   case fixture (default: samples/cases.json)\n"
     "  --ods PATH     ODS file or folder; repeatable; replaces ods.paths\n"
     "  --db FILE      persistent store (default: in memory)\n"
+    "  --reconfigure JSON\n"
+    "                 after init, hand this config to the plugin's\n"
+    "                 config-changed hook; if refused, the error is printed,\n"
+    "                 the command runs on the old config and exits 2\n"
     "  -v             pass every plugin log line to stderr\n"
     "  --help         this text; COMMAND --help for one command\n"
     "\n"
@@ -100,8 +104,12 @@ static const struct command_help COMMAND_HELP[] = {
      "LocalId from the control file).  Prints one JSON line per host action\n"
      "that changed the store ({\"action\":KIND,\"case\":..,\"recipient\":..,\n"
      "\"notification\":..,\"id\":..}) and {\"action\":\"duplicate\",..} for a\n"
-     "message already handled.  A retry_later outcome is delivered again up\n"
-     "to 3 times.\n"},
+     "message already handled.  Action lines also carry \"file\" and, by\n"
+     "kind, \"revision\", \"team\", \"followup\" or \"error\"; a legacy switch\n"
+     "that closes items prints {\"action\":\"items_closed\",\"kind\":..,\"closed\":..}.\n"
+     "A retry_later outcome is delivered again up to 3 times.  Files named\n"
+     "on the command line go in the order given; a folder's files in name\n"
+     "order.\n"},
     {"replay",
      "usage: cpis-mockhost [OPTIONS] replay PATH...\n"
      "Like deliver, then print one JSON summary line (see report).\n"},
@@ -149,6 +157,8 @@ struct options {
     const char **ods;   /* NULL-terminated, or NULL when no --ods */
     size_t nods;
     const char *db;
+    const char *reconfigure; /* a config applied through the config hook */
+    int reconfigure_refused; /* set when the plugin refused it */
     int verbose;
     int help;
     const char *command;
@@ -203,6 +213,8 @@ static int parse_options(struct options *o, int argc, char **argv)
                 slot = &o->cases_path;
             else if (strcmp(a, "--db") == 0)
                 slot = &o->db;
+            else if (strcmp(a, "--reconfigure") == 0)
+                slot = &o->reconfigure;
             else if (strcmp(a, "--ods") == 0)
                 slot = &o->ods[o->nods];
             else
@@ -349,6 +361,47 @@ static int session_open_store(struct session *s, struct options *o)
     return 0;
 }
 
+/* A configuration change while running, the way a host applies an admin's
+ * edit: the new config goes to the plugin's config-changed hook; a refused
+ * config leaves the running one in place (the plugin's promise), so the
+ * command still runs, but the process exits 2 at the end. */
+static int session_reconfigure(struct session *s, const char *path)
+{
+    char err[1024];
+    size_t len = 0;
+    char *text = (char *)read_file(path, MAX_INPUT_BYTES, &len, err, sizeof err);
+    if (text == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, path, err);
+        return EXIT_USAGE;
+    }
+    char *dir = dir_of(path);
+    if (s->host.on_config == NULL || dir == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, path,
+                dir == NULL ? "out of memory"
+                            : "the plugin registered no config-changed hook");
+        free(text);
+        free(dir);
+        return EXIT_USAGE;
+    }
+    struct cpis_config_source src;
+    memset(&src, 0, sizeof src);
+    src.struct_size = (uint32_t)sizeof src;
+    src.json = text;
+    src.json_len = len;
+    src.base_dir = dir;
+    src.ods_paths = s->opt->ods;
+    err[0] = '\0';
+    int rc = s->host.on_config(s->host.config_user, &src, err, sizeof err);
+    free(text);
+    free(dir);
+    if (rc != CPIS_OK) {
+        fprintf(stderr, "%s: %s: refused, the running configuration is kept: %s\n",
+                PROG, path, err[0] != '\0' ? err : host_status_name(rc));
+        s->opt->reconfigure_refused = 1;
+    }
+    return 0;
+}
+
 /* Everything: store, fixture, configuration, plugin loaded and initialised.
  * `actions`: where action lines go during init and later (NULL: nowhere). */
 static int session_open(struct session *s, struct options *o, FILE *actions)
@@ -398,6 +451,8 @@ static int session_open(struct session *s, struct options *o, FILE *actions)
         fprintf(stderr, "%s: %s: %s\n", PROG, o->config_path, err);
         return EXIT_USAGE;
     }
+    if (o->reconfigure != NULL)
+        return session_reconfigure(s, o->reconfigure);
     return 0;
 }
 
@@ -867,6 +922,8 @@ int main(int argc, char **argv)
     else
         rc = cmd_quarantine(&o);
 
+    if (o.reconfigure_refused)
+        rc = EXIT_USAGE;
     fflush(stdout);
     options_free(&o);
     xmlCleanupParser();

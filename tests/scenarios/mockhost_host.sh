@@ -140,6 +140,17 @@ static int on_note(void *user, const struct cpis_event *ev, struct cpis_outcome 
     return CPIS_OK;
 }
 
+static int on_config(void *user, const struct cpis_config_source *src, char *err, size_t cap)
+{
+    const struct cpis_host_api *h = ((struct cpis_plugin *)user)->h;
+    if (strstr(src->json, "\"refuse\"") != NULL) {
+        snprintf(err, cap, "refuse: not a known key");
+        return CPIS_ERR_CONFIG;
+    }
+    h->log(h->ctx, CPIS_LOG_WARN, "probe: config changed");
+    return CPIS_OK;
+}
+
 static int init(const struct cpis_host_api *h, const struct cpis_config_source *cfg,
                 struct cpis_plugin **out, char *err, size_t err_cap)
 {
@@ -152,6 +163,7 @@ static int init(const struct cpis_host_api *h, const struct cpis_config_source *
           "register_hook NULL fn");
     CHECK(h->register_hook(h->ctx, CPIS_HOOK_NOTIFICATION, (void (*)(void))on_note, &P) == CPIS_OK,
           "register_hook notification");
+    h->register_hook(h->ctx, CPIS_HOOK_CONFIG_CHANGED, (void (*)(void))on_config, &P);
     h->log(h->ctx, CPIS_LOG_DEBUG, "probe: debug line");
     if (getenv("PROBE_SKIP_CHECKS") != NULL) { *out = &P; return CPIS_OK; }
 
@@ -355,6 +367,16 @@ run "injected permanent failure" 1 env CPIS_MOCK_FAIL_CALL=2 CPIS_MOCK_FAIL_MODE
 expect_in "host failure reported" "$tmp/err" "$tmp/in/a1.txt: failed: host_failure"
 run "optional functions omitted" 0 env CPIS_MOCK_OMIT=publish_landing,clock_ms \
     "${H[@]}" deliver "$tmp/in/a1.txt"
+
+# ---- configuration change through the config-changed hook ---------------------
+printf '{"workflow":{"version":5}}' >"$tmp/v5.json"
+printf '{"refuse":true}' >"$tmp/refuse.json"
+run "reconfigure accepted" 0 "${H[@]}" --reconfigure "$tmp/v5.json" deliver "$tmp/in/a1.txt"
+expect_in "config hook called" "$tmp/err" "probe: config changed"
+run "reconfigure refused" 2 "${H[@]}" --reconfigure "$tmp/refuse.json" deliver "$tmp/in/a1.txt"
+expect_in "refusal names the file and the reason" "$tmp/err" \
+    "$tmp/refuse.json: refused, the running configuration is kept: refuse: not a known key"
+expect_in "the command still ran" "$tmp/out" '"action":"activity"'
 
 echo "mockhost_host: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
