@@ -1,0 +1,184 @@
+/*
+ * cases.c - the case fixture (see cases.h).
+ *
+ * A real host answers case_lookup from its case-management database; the
+ * mock host answers it from a small JSON file so that scenario tests can set
+ * up open, closed and unknown children.
+ */
+#include "cases.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+struct case_row {
+    char nhs_number[16];
+    struct cpis_case c; /* struct_size unused here; copied field by field */
+};
+
+struct cases {
+    struct case_row *rows;
+    size_t n;
+};
+
+/* Reads a whole (small) file into a NUL-terminated buffer. */
+static char *slurp(const char *path, size_t *len, char *err, size_t err_cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, err_cap, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n + 1 >= cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (bigger == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (buf == NULL || bad) {
+        snprintf(err, err_cap, "%s", buf == NULL ? "out of memory" : "read error");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Copies an optional string member into dst (truncating); a present member
+ * that is not a string is an error. */
+static int copy_member(const cJSON *obj, const char *key, char *dst,
+                       size_t cap, size_t index, char *err, size_t err_cap)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    dst[0] = '\0';
+    if (v == NULL || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v)) {
+        snprintf(err, err_cap, "entry %zu: \"%s\" must be a string", index, key);
+        return -1;
+    }
+    snprintf(dst, cap, "%s", v->valuestring);
+    return 0;
+}
+
+struct cases *cases_load(const char *path, char *err, size_t err_cap)
+{
+    size_t len = 0;
+    char *text = slurp(path, &len, err, err_cap);
+    if (text == NULL)
+        return NULL;
+    /* len + 1: cJSON 1.7.15 checks for the terminating NUL inside the
+     * length it is given (require_null_terminated: no trailing text). */
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
+    free(text);
+    if (!cJSON_IsArray(root)) {
+        snprintf(err, err_cap, "not a JSON array of cases");
+        cJSON_Delete(root);
+        return NULL;
+    }
+    struct cases *c = calloc(1, sizeof *c);
+    size_t n = (size_t)cJSON_GetArraySize(root);
+    if (c != NULL && n > 0)
+        c->rows = calloc(n, sizeof *c->rows);
+    if (c == NULL || (n > 0 && c->rows == NULL)) {
+        snprintf(err, err_cap, "out of memory");
+        cases_free(c);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    const cJSON *e;
+    size_t i = 0;
+    cJSON_ArrayForEach(e, root) {
+        struct case_row *r = &c->rows[i];
+        char status[16];
+        if (!cJSON_IsObject(e) ||
+            copy_member(e, "nhs_number", r->nhs_number, sizeof r->nhs_number,
+                        i, err, err_cap) != 0 ||
+            copy_member(e, "case_id", r->c.case_id, sizeof r->c.case_id, i,
+                        err, err_cap) != 0 ||
+            copy_member(e, "status", status, sizeof status, i, err,
+                        err_cap) != 0 ||
+            copy_member(e, "worker", r->c.worker, sizeof r->c.worker, i, err,
+                        err_cap) != 0 ||
+            copy_member(e, "manager", r->c.manager, sizeof r->c.manager, i,
+                        err, err_cap) != 0 ||
+            copy_member(e, "team", r->c.team, sizeof r->c.team, i, err,
+                        err_cap) != 0) {
+            if (!cJSON_IsObject(e))
+                snprintf(err, err_cap, "entry %zu: not an object", i);
+            cases_free(c);
+            cJSON_Delete(root);
+            return NULL;
+        }
+        if (strlen(r->nhs_number) != 10 ||
+            strspn(r->nhs_number, "0123456789") != 10) {
+            snprintf(err, err_cap, "entry %zu: \"nhs_number\" must be 10 digits", i);
+            cases_free(c);
+            cJSON_Delete(root);
+            return NULL;
+        }
+        if (strcmp(status, "open") == 0)
+            r->c.status = CPIS_CASE_OPEN;
+        else if (strcmp(status, "closed") == 0)
+            r->c.status = CPIS_CASE_CLOSED;
+        else {
+            snprintf(err, err_cap,
+                     "entry %zu: \"status\" must be \"open\" or \"closed\"", i);
+            cases_free(c);
+            cJSON_Delete(root);
+            return NULL;
+        }
+        i++;
+    }
+    c->n = i;
+    cJSON_Delete(root);
+    return c;
+}
+
+void cases_free(struct cases *c)
+{
+    if (c == NULL)
+        return;
+    free(c->rows);
+    free(c);
+}
+
+void cases_lookup(const struct cases *c, const char *nhs_number,
+                  struct cpis_case *out)
+{
+    /* Only the fields of ABI 1.0 are written, and only if the caller's
+     * struct is big enough to hold them. */
+    if (!CPIS_HAS_FIELD(out, struct cpis_case, team))
+        return;
+    out->status = CPIS_CASE_UNKNOWN;
+    out->case_id[0] = out->worker[0] = out->manager[0] = out->team[0] = '\0';
+    for (size_t i = 0; c != NULL && nhs_number != NULL && i < c->n; i++) {
+        const struct case_row *r = &c->rows[i];
+        if (strcmp(r->nhs_number, nhs_number) != 0)
+            continue;
+        out->status = r->c.status;
+        memcpy(out->case_id, r->c.case_id, sizeof out->case_id);
+        memcpy(out->worker, r->c.worker, sizeof out->worker);
+        memcpy(out->manager, r->c.manager, sizeof out->manager);
+        memcpy(out->team, r->c.team, sizeof out->team);
+        return;
+    }
+}

@@ -1,0 +1,434 @@
+/*
+ * host.c - the host table the mock host hands to the plugin (see host.h).
+ *
+ * Every function follows the contract of include/cpis/plugin.h:
+ *   - pointers received are borrowed: whatever is kept is copied (SQLite
+ *     copies every bound value, SQLITE_TRANSIENT);
+ *   - every function may be called from any thread (the store has a mutex;
+ *     the case fixture is read-only; action lines are written whole);
+ *   - register_hook is accepted only while descriptor->init runs.
+ *
+ * When a write changes the store, the mock host prints one JSON "action
+ * line" (for `deliver`); an idempotent repeat prints nothing.
+ */
+#include "host.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+/* ---- status names (from the header's single list) ---------------------- */
+
+const char *host_status_name(int status)
+{
+    switch (status) {
+#define CPIS_X_NAME(sym, val, name)                                           \
+    case sym:                                                                 \
+        return name;
+        CPIS_STATUS_LIST(CPIS_X_NAME)
+#undef CPIS_X_NAME
+    default:
+        return "unknown_status";
+    }
+}
+
+/* ---- environment -------------------------------------------------------- */
+
+/* Parses a non-negative decimal integer; -1 when malformed. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s == '\0' || strspn(s, "0123456789") != strlen(s))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno != 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int host_read_env(struct mock_host *h, char *err, size_t err_cap)
+{
+    const char *s = getenv("CPIS_MOCK_FAIL_CALL");
+    h->fail_call = 0;
+    h->fail_status = CPIS_ERR_RETRY;
+    h->fixed_now_ms = -1;
+    atomic_store(&h->calls, 0);
+    if (s != NULL && *s != '\0' && parse_u64(s, &h->fail_call) != 0) {
+        snprintf(err, err_cap, "CPIS_MOCK_FAIL_CALL must be a call number");
+        return -1;
+    }
+    h->fail_count = 1;
+    s = getenv("CPIS_MOCK_FAIL_COUNT");
+    if (s != NULL && *s != '\0' &&
+        (parse_u64(s, &h->fail_count) != 0 || h->fail_count == 0)) {
+        snprintf(err, err_cap, "CPIS_MOCK_FAIL_COUNT must be a positive count");
+        return -1;
+    }
+    s = getenv("CPIS_MOCK_FAIL_MODE");
+    if (s != NULL && *s != '\0') {
+        if (strcmp(s, "permanent") == 0)
+            h->fail_status = CPIS_ERR_HOST;
+        else if (strcmp(s, "transient") != 0) {
+            snprintf(err, err_cap,
+                     "CPIS_MOCK_FAIL_MODE must be \"transient\" or \"permanent\"");
+            return -1;
+        }
+    }
+    s = getenv("CPIS_MOCK_NOW_MS");
+    if (s != NULL && *s != '\0') {
+        uint64_t v;
+        if (parse_u64(s, &v) != 0 || v > (uint64_t)INT64_MAX) {
+            snprintf(err, err_cap, "CPIS_MOCK_NOW_MS must be epoch milliseconds");
+            return -1;
+        }
+        h->fixed_now_ms = (int64_t)v;
+    }
+    h->omit = 0;
+    s = getenv("CPIS_MOCK_OMIT");
+    while (s != NULL && *s != '\0') {
+        static const struct {
+            const char *name;
+            unsigned bit;
+        } names[] = {{"clock_ms", HOST_OMIT_CLOCK},
+                     {"publish_landing", HOST_OMIT_LANDING},
+                     {"write_case_note", HOST_OMIT_CASE_NOTE},
+                     {"close_items", HOST_OMIT_CLOSE_ITEMS}};
+        size_t len = strcspn(s, ",");
+        size_t i;
+        for (i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strlen(names[i].name) == len && strncmp(s, names[i].name, len) == 0)
+                break;
+        if (i == sizeof names / sizeof names[0]) {
+            snprintf(err, err_cap, "CPIS_MOCK_OMIT: unknown function \"%.*s\"",
+                     (int)len, s);
+            return -1;
+        }
+        h->omit |= names[i].bit;
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    return 0;
+}
+
+int64_t host_now_ms(const struct mock_host *h)
+{
+    if (h->fixed_now_ms >= 0)
+        return h->fixed_now_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Counts one host call and says whether this one must fail (fault
+ * injection).  Returns CPIS_OK or the injected status. */
+static int count_call(struct mock_host *h, const char *fn)
+{
+    uint64_t n = atomic_fetch_add(&h->calls, 1) + 1;
+    if (h->fail_call != 0 && n >= h->fail_call &&
+        n - h->fail_call < h->fail_count) {
+        if (h->verbose)
+            fprintf(stderr, "cpis-mockhost: injected %s at host call %llu (%s)\n",
+                    host_status_name(h->fail_status), (unsigned long long)n, fn);
+        return h->fail_status;
+    }
+    return CPIS_OK;
+}
+
+/* ---- action lines -------------------------------------------------------- */
+
+/* Prints {"action":KIND,"case":..,"recipient":..,"notification":..,"id":..,
+ * "file":..} plus `extra` members (moved into the line).  Strings that are
+ * NULL print as "".  The line is written with one call under the stream
+ * lock, so lines from concurrent calls never interleave. */
+static void emit_action(struct mock_host *h, const char *kind,
+                        const char *case_id, const char *recipient,
+                        const char *notification_id, const char *id,
+                        cJSON *extra)
+{
+    if (h->actions == NULL) {
+        cJSON_Delete(extra);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL) {
+        cJSON_Delete(extra);
+        return;
+    }
+    cJSON_AddStringToObject(o, "action", kind);
+    cJSON_AddStringToObject(o, "case", case_id != NULL ? case_id : "");
+    cJSON_AddStringToObject(o, "recipient", recipient != NULL ? recipient : "");
+    cJSON_AddStringToObject(o, "notification",
+                            notification_id != NULL ? notification_id : "");
+    cJSON_AddStringToObject(o, "id", id != NULL ? id : "");
+    if (h->current_source != NULL)
+        cJSON_AddStringToObject(o, "file", h->current_source);
+    if (extra != NULL) {
+        cJSON *m = extra->child;
+        while (m != NULL) {
+            cJSON *next = m->next;
+            cJSON_AddItemToObject(o, m->string,
+                                  cJSON_DetachItemViaPointer(extra, m));
+            m = next;
+        }
+        cJSON_Delete(extra);
+    }
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (line != NULL) {
+        flockfile(h->actions);
+        fputs(line, h->actions);
+        fputc('\n', h->actions);
+        funlockfile(h->actions);
+        free(line);
+    }
+}
+
+/* ---- the host functions -------------------------------------------------- */
+
+static void mh_log(void *ctx, int level, const char *msg)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    struct mock_host *h = ctx;
+    /* Without -v only errors and warnings reach stderr. */
+    if (level > CPIS_LOG_WARN && !h->verbose)
+        return;
+    const char *name = level >= 0 && level <= CPIS_LOG_DEBUG ? names[level]
+                                                             : "log";
+    fprintf(stderr, "[%s] %s\n", name, msg != NULL ? msg : "");
+}
+
+static int mh_register_hook(void *ctx, int hook_kind, void (*fn)(void),
+                            void *user)
+{
+    struct mock_host *h = ctx;
+    if (!h->in_init)
+        return CPIS_ERR_STATE; /* registration only while init runs */
+    if (fn == NULL)
+        return CPIS_ERR_INVALID_ARG;
+    /* The plugin passed one of the cpis_*_hook types cast to void (*)(void);
+     * casting back to the real type before calling is well defined. */
+    switch (hook_kind) {
+    case CPIS_HOOK_NOTIFICATION:
+        h->on_notification = (cpis_notification_hook)fn;
+        h->notification_user = user;
+        return CPIS_OK;
+    case CPIS_HOOK_CONFIG_CHANGED:
+        h->on_config = (cpis_config_hook)fn;
+        h->config_user = user;
+        return CPIS_OK;
+    case CPIS_HOOK_SHUTDOWN:
+        h->on_shutdown = (cpis_shutdown_hook)fn;
+        h->shutdown_user = user;
+        return CPIS_OK;
+    default:
+        return CPIS_ERR_UNSUPPORTED;
+    }
+}
+
+static int mh_case_lookup(void *ctx, const char *nhs_number,
+                          struct cpis_case *out)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "case_lookup");
+    if (rc != CPIS_OK)
+        return rc;
+    if (nhs_number == NULL || !CPIS_HAS_FIELD(out, struct cpis_case, team))
+        return CPIS_ERR_INVALID_ARG;
+    cases_lookup(h->cases, nhs_number, out);
+    return CPIS_OK;
+}
+
+static int mh_create_item(void *ctx, const struct cpis_item *item)
+{
+    static const char *const kinds[] = {
+        NULL, "activity", "first_response_alert", "data_quality_item"};
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "create_item");
+    if (rc != CPIS_OK)
+        return rc;
+    if (!CPIS_HAS_FIELD(item, struct cpis_item, occurred_at) ||
+        item->item_id == NULL || item->item_id[0] == '\0' || item->kind < 1 ||
+        item->kind > CPIS_ITEM_DATA_QUALITY)
+        return CPIS_ERR_INVALID_ARG;
+    int changed = 0;
+    rc = store_create_item(h->store, item, &changed);
+    if (rc == CPIS_OK && changed) {
+        cJSON *extra = NULL;
+        if (item->kind == CPIS_ITEM_FIRST_RESPONSE_ALERT) {
+            extra = cJSON_CreateObject();
+            cJSON_AddBoolToObject(extra, "followup", item->followup != 0);
+        }
+        emit_action(h, kinds[item->kind], item->case_id, item->recipient,
+                    item->notification_id, item->item_id, extra);
+    }
+    return rc;
+}
+
+/* Landing entries and case notes share the upsert; only the action names
+ * differ.  The recipient shown is the worker, else the team. */
+static int upsert_document(struct mock_host *h, enum store_doc_table table,
+                           const struct cpis_document *doc)
+{
+    if (!CPIS_HAS_FIELD(doc, struct cpis_document, updated_at) ||
+        doc->id == NULL || doc->id[0] == '\0' || doc->revision == 0)
+        return CPIS_ERR_INVALID_ARG;
+    enum store_upsert what;
+    int rc = store_upsert_document(h->store, table, doc, &what);
+    if (rc == CPIS_OK && what != STORE_UNCHANGED) {
+        const char *kind =
+            table == STORE_LANDING
+                ? (what == STORE_INSERTED ? "landing_entry" : "landing_update")
+                : (what == STORE_INSERTED ? "case_note" : "case_note_update");
+        const char *recipient =
+            doc->worker != NULL && doc->worker[0] != '\0' ? doc->worker
+                                                          : doc->team;
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddNumberToObject(extra, "revision", doc->revision);
+        cJSON_AddStringToObject(extra, "team", doc->team != NULL ? doc->team : "");
+        emit_action(h, kind, doc->case_id, recipient, doc->notification_id,
+                    doc->id, extra);
+    }
+    return rc;
+}
+
+static int mh_publish_landing(void *ctx, const struct cpis_document *entry)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "publish_landing");
+    return rc != CPIS_OK ? rc : upsert_document(h, STORE_LANDING, entry);
+}
+
+static int mh_write_case_note(void *ctx, const struct cpis_document *note)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "write_case_note");
+    return rc != CPIS_OK ? rc : upsert_document(h, STORE_CASE_NOTES, note);
+}
+
+static int mh_keep_record(void *ctx, const struct cpis_record *rec)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "keep_record");
+    if (rc != CPIS_OK)
+        return rc;
+    if (!CPIS_HAS_FIELD(rec, struct cpis_record, accessed_at) ||
+        rec->record_id == NULL || rec->record_id[0] == '\0')
+        return CPIS_ERR_INVALID_ARG;
+    int changed = 0;
+    rc = store_keep_record(h->store, rec, &changed);
+    if (rc == CPIS_OK && changed)
+        emit_action(h, "record", rec->case_id, "", rec->notification_id,
+                    rec->record_id, NULL);
+    return rc;
+}
+
+static int mh_quarantine(void *ctx, const struct cpis_quarantine *q)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "quarantine");
+    if (rc != CPIS_OK)
+        return rc;
+    if (!CPIS_HAS_FIELD(q, struct cpis_quarantine, payload_len) ||
+        q->quarantine_id == NULL || q->quarantine_id[0] == '\0' ||
+        (q->payload == NULL && q->payload_len != 0))
+        return CPIS_ERR_INVALID_ARG;
+    int changed = 0;
+    rc = store_quarantine(h->store, q, host_now_ms(h), &changed);
+    if (rc == CPIS_OK && changed) {
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddStringToObject(extra, "error",
+                                q->error_name != NULL ? q->error_name : "");
+        emit_action(h, "quarantine", "", "", q->notification_id,
+                    q->quarantine_id, extra);
+    }
+    return rc;
+}
+
+static int mh_state_get(void *ctx, const char *key, char *buf, size_t cap,
+                        size_t *len, uint64_t *version)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "state_get");
+    if (rc != CPIS_OK)
+        return rc;
+    if (key == NULL || len == NULL || version == NULL)
+        return CPIS_ERR_INVALID_ARG;
+    return store_state_get(h->store, key, buf, cap, len, version);
+}
+
+static int mh_state_put(void *ctx, const char *key, const char *value,
+                        size_t len, uint64_t expected_version)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "state_put");
+    if (rc != CPIS_OK)
+        return rc;
+    if (key == NULL || (value == NULL && len != 0))
+        return CPIS_ERR_INVALID_ARG;
+    return store_state_put(h->store, key, value, len, expected_version);
+}
+
+static int mh_close_items(void *ctx, int item_kind, const char *reason,
+                          uint64_t *closed)
+{
+    struct mock_host *h = ctx;
+    int rc = count_call(h, "close_items");
+    if (rc != CPIS_OK)
+        return rc;
+    if (closed == NULL || item_kind < CPIS_ITEM_TASK_ACTIVITY ||
+        item_kind > CPIS_ITEM_DATA_QUALITY)
+        return CPIS_ERR_INVALID_ARG;
+    rc = store_close_items(h->store, item_kind, reason, host_now_ms(h), closed);
+    if (rc == CPIS_OK && *closed > 0 && h->actions != NULL) {
+        /* Not an action about one notification: its own line shape. */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "action", "items_closed");
+        cJSON_AddNumberToObject(o, "kind", item_kind);
+        cJSON_AddNumberToObject(o, "closed", (double)*closed);
+        cJSON_AddStringToObject(o, "reason", reason != NULL ? reason : "");
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (line != NULL) {
+            flockfile(h->actions);
+            fprintf(h->actions, "%s\n", line);
+            funlockfile(h->actions);
+            free(line);
+        }
+    }
+    return rc;
+}
+
+static int64_t mh_clock_ms(void *ctx)
+{
+    return host_now_ms(ctx);
+}
+
+void host_fill_api(struct mock_host *h, struct cpis_host_api *api)
+{
+    memset(api, 0, sizeof *api);
+    api->struct_size = (uint32_t)sizeof *api;
+    api->abi_major = CPIS_ABI_MAJOR;
+    api->abi_minor = CPIS_ABI_MINOR;
+    api->ctx = h;
+    api->host_name = "cpis-mockhost";
+    /* required */
+    api->log = mh_log;
+    api->register_hook = mh_register_hook;
+    api->case_lookup = mh_case_lookup;
+    api->create_item = mh_create_item;
+    api->keep_record = mh_keep_record;
+    api->state_get = mh_state_get;
+    api->state_put = mh_state_put;
+    api->quarantine = mh_quarantine;
+    /* optional: the mock host offers all of them unless CPIS_MOCK_OMIT
+     * names them (a host without them must still work, degraded) */
+    api->clock_ms = (h->omit & HOST_OMIT_CLOCK) ? NULL : mh_clock_ms;
+    api->publish_landing = (h->omit & HOST_OMIT_LANDING) ? NULL : mh_publish_landing;
+    api->write_case_note = (h->omit & HOST_OMIT_CASE_NOTE) ? NULL : mh_write_case_note;
+    api->close_items = (h->omit & HOST_OMIT_CLOSE_ITEMS) ? NULL : mh_close_items;
+}

@@ -1,0 +1,82 @@
+/*
+ * host.h - the mock host's implementation of struct cpis_host_api.
+ *
+ * struct mock_host is the `ctx` every host function receives.  It ties the
+ * host table to the store, the case fixture, the hooks the plugin registered
+ * and the action lines printed by `deliver`.
+ *
+ * Fault injection (for tests of the plugin's retry path):
+ *   CPIS_MOCK_FAIL_CALL=k   the k-th host call (1-based, counting every table
+ *                           function except log, clock_ms and register_hook,
+ *                           from the start of the process, init included)
+ *                           fails once with CPIS_ERR_RETRY, without touching
+ *                           the store; every other call behaves normally.
+ *   CPIS_MOCK_FAIL_COUNT=n  fail n consecutive calls from the k-th on
+ *                           (default 1), e.g. to exhaust the retries.
+ *   CPIS_MOCK_FAIL_MODE=permanent
+ *                           the failing calls return CPIS_ERR_HOST instead.
+ *   CPIS_MOCK_NOW_MS=ms     clock_ms (and the host's own time stamps) return
+ *                           this fixed time instead of the real time.
+ *   CPIS_MOCK_OMIT=a,b,...  leave these optional host functions NULL (any of
+ *                           clock_ms, publish_landing, write_case_note,
+ *                           close_items), to test the plugin's degraded mode.
+ */
+#ifndef MOCKHOST_HOST_H
+#define MOCKHOST_HOST_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cpis/plugin.h"
+
+#include "cases.h"
+#include "store.h"
+
+enum {
+    HOST_OMIT_CLOCK = 1u << 0,
+    HOST_OMIT_LANDING = 1u << 1,
+    HOST_OMIT_CASE_NOTE = 1u << 2,
+    HOST_OMIT_CLOSE_ITEMS = 1u << 3
+};
+
+struct mock_host {
+    /* set up by main before host_init */
+    struct store *store;
+    struct cases *cases;
+    int verbose;           /* -v: pass every plugin log line to stderr */
+    FILE *actions;         /* where action lines go; NULL = not printed */
+    const char *current_source; /* the file being delivered, for action lines */
+
+    /* filled by the plugin through register_hook, during init only */
+    int in_init;
+    cpis_notification_hook on_notification;
+    void *notification_user;
+    cpis_config_hook on_config;
+    void *config_user;
+    cpis_shutdown_hook on_shutdown;
+    void *shutdown_user;
+
+    /* fault injection and clock override, read from the environment */
+    uint64_t fail_call;    /* 0 = off */
+    uint64_t fail_count;   /* how many calls fail from fail_call on */
+    int fail_status;       /* CPIS_ERR_RETRY or CPIS_ERR_HOST */
+    _Atomic uint64_t calls; /* host calls so far (any thread) */
+    int64_t fixed_now_ms;  /* -1 = real time */
+    unsigned omit;         /* HOST_OMIT_* bits: optional functions left NULL */
+};
+
+/* Reads the environment knobs above into h (the rest of h untouched).
+ * Returns 0, or -1 with a message in err for a malformed value. */
+int host_read_env(struct mock_host *h, char *err, size_t err_cap);
+
+/* Fills api: struct_size, ABI version, ctx = h, every function. */
+void host_fill_api(struct mock_host *h, struct cpis_host_api *api);
+
+/* The host's clock: CPIS_MOCK_NOW_MS or the real time, epoch ms. */
+int64_t host_now_ms(const struct mock_host *h);
+
+/* The name of a status code, from the header's list (never NULL). */
+const char *host_status_name(int status);
+
+#endif /* MOCKHOST_HOST_H */

@@ -1,0 +1,931 @@
+/*
+ * main.c - cpis-mockhost: the command line (contract.md, "Mock host command
+ * line").  It is also the reference for host integrators: read it top-down
+ * for the order a host does things in.
+ *
+ *   1. read the case fixture and the admin configuration;
+ *   2. open the store (SQLite, in memory or --db FILE);
+ *   3. load the plugin (loader.c: dlopen, entry symbol, ABI check);
+ *   4. init it with the host table (host.c) and the configuration;
+ *   5. hand it events (deliver) or messages to parse (parse);
+ *   6. shutdown hook, descriptor->shutdown, dlclose; free everything.
+ *
+ * Exit status: 0 every input accepted, 1 any input rejected, quarantined or
+ * failed, 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <libxml/parser.h>
+
+#include "cpis/plugin.h"
+
+#include "cases.h"
+#include "host.h"
+#include "inputs.h"
+#include "loader.h"
+#include "store.h"
+
+enum { EXIT_ACCEPTED = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
+
+/* The largest file the mock host reads (the plugin applies its own, smaller
+ * limit from the configuration and rejects a larger message as too_large). */
+#define MAX_INPUT_BYTES (64u * 1024u * 1024u)
+/* How often a CPIS_ERR_RETRY outcome is retried before the event fails. */
+#define MAX_RETRIES 3
+
+static const char PROG[] = "cpis-mockhost";
+
+/* ---- usage ---------------------------------------------------------------- */
+
+static const char USAGE[] =
+    "usage: cpis-mockhost [--plugin SO] [--config JSON] [--cases JSON]\n"
+    "                     [--ods PATH]... [--db FILE] [-v] COMMAND ARGS\n"
+    "\n"
+    "commands:\n"
+    "  parse FILE...          one JSON line per access record found, or one\n"
+    "                         error line per rejected file\n"
+    "  deliver PATH...        deliver files (or every file in a folder, MESH\n"
+    "                         .ctl/.dat pairs included) as inbound events, in\n"
+    "                         name order; one JSON line per host action taken\n"
+    "  replay PATH...         like deliver, then print one JSON summary line\n"
+    "  report                 print the summary of what the --db store holds\n"
+    "  quarantine list        one JSON line per quarantined message\n"
+    "  quarantine redeliver ID\n"
+    "                         deliver a quarantined message again\n"
+    "\n"
+    "options:\n"
+    "  --plugin SO    the plugin (default: cpis_notify.so beside this program)\n"
+    "  --config JSON  admin configuration (default: samples/config/v6.json)\n"
+    "  --cases JSON   case fixture (default: samples/cases.json)\n"
+    "  --ods PATH     ODS file or folder; repeatable; replaces ods.paths\n"
+    "  --db FILE      persistent store (default: in memory)\n"
+    "  --reconfigure JSON\n"
+    "                 after init, hand this config to the plugin's\n"
+    "                 config-changed hook; if refused, the error is printed,\n"
+    "                 the command runs on the old config and exits 2\n"
+    "  -v             pass every plugin log line to stderr\n"
+    "  --help         this text; COMMAND --help for one command\n"
+    "\n"
+    "Defaults are looked up relative to the current folder, then relative to\n"
+    "the program's ../samples.  Exit status: 0 every input accepted, 1 any\n"
+    "input rejected, quarantined or failed, 2 usage or configuration error.\n"
+    "\n"
+    "test knobs (environment): CPIS_MOCK_NOW_MS=ms fixes the host clock;\n"
+    "CPIS_MOCK_FAIL_CALL=k fails the k-th host call once with retry_later\n"
+    "(CPIS_MOCK_FAIL_COUNT=n: n calls in a row; CPIS_MOCK_FAIL_MODE=permanent:\n"
+    "host_failure instead);\n"
+    "CPIS_MOCK_OMIT=clock_ms,publish_landing,write_case_note,close_items\n"
+    "offers a host table without those optional functions.\n";
+
+struct command_help {
+    const char *name;
+    const char *text;
+};
+
+static const struct command_help COMMAND_HELP[] = {
+    {"parse",
+     "usage: cpis-mockhost [OPTIONS] parse FILE...\n"
+     "Parse and enrich each message without acting on it.  Prints the\n"
+     "plugin's JSON lines: one per access record, or one error line\n"
+     "{\"file\":..,\"ok\":false,\"error\":CODE,\"detail\":..} per rejected file.\n"
+     "Folders stand for their files; a MESH .dat is parsed without its .ctl.\n"},
+    {"deliver",
+     "usage: cpis-mockhost [OPTIONS] deliver PATH...\n"
+     "Deliver each file, or every file of a folder in name order, as an\n"
+     "inbound event.  NAME.ctl beside NAME.dat is one MESH message (DTSId and\n"
+     "LocalId from the control file).  Prints one JSON line per host action\n"
+     "that changed the store ({\"action\":KIND,\"case\":..,\"recipient\":..,\n"
+     "\"notification\":..,\"id\":..}) and {\"action\":\"duplicate\",..} for a\n"
+     "message already handled.  Action lines also carry \"file\" and, by\n"
+     "kind, \"revision\", \"team\", \"followup\" or \"error\"; a legacy switch\n"
+     "that closes items prints {\"action\":\"items_closed\",\"kind\":..,\"closed\":..}.\n"
+     "A retry_later outcome is delivered again up to 3 times.  Files named\n"
+     "on the command line go in the order given; a folder's files in name\n"
+     "order.\n"},
+    {"replay",
+     "usage: cpis-mockhost [OPTIONS] replay PATH...\n"
+     "Like deliver, then print one JSON summary line (see report).\n"},
+    {"report",
+     "usage: cpis-mockhost [--db FILE] report\n"
+     "Print the summary of the store: notifications, accesses, duplicates,\n"
+     "rejected, activities, first_response_alerts, first_response_followups,\n"
+     "landing_entries, case_notes, episodes, records_kept, quarantined,\n"
+     "closed_on_switch, data_quality_items, landing_updates, failed.\n"},
+    {"quarantine",
+     "usage: cpis-mockhost [--db FILE] quarantine list\n"
+     "       cpis-mockhost [OPTIONS] quarantine redeliver ID\n"
+     "list: one JSON line per quarantined message (id, error, detail, source,\n"
+     "transport_id, notification, time, status).  redeliver: deliver the\n"
+     "stored payload again as a new event; on success it is marked\n"
+     "redelivered.\n"},
+};
+
+static const char *command_help(const char *name)
+{
+    for (size_t i = 0; i < sizeof COMMAND_HELP / sizeof COMMAND_HELP[0]; i++)
+        if (strcmp(COMMAND_HELP[i].name, name) == 0)
+            return COMMAND_HELP[i].text;
+    return NULL;
+}
+
+static int usage_error(const char *fmt, ...) CPIS_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", PROG);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (try %s --help)\n", PROG);
+    return EXIT_USAGE;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+struct options {
+    const char *plugin_path;
+    const char *config_path;
+    const char *cases_path;
+    const char **ods;   /* NULL-terminated, or NULL when no --ods */
+    size_t nods;
+    const char *db;
+    const char *reconfigure; /* a config applied through the config hook */
+    int reconfigure_refused; /* set when the plugin refused it */
+    int verbose;
+    int help;
+    const char *command;
+    char **args;        /* the command's operands (not options) */
+    size_t nargs;
+    /* defaults found beside the binary, owned here */
+    char *owned_plugin, *owned_config, *owned_cases;
+};
+
+static void options_free(struct options *o)
+{
+    free(o->ods);
+    free(o->args);
+    free(o->owned_plugin);
+    free(o->owned_config);
+    free(o->owned_cases);
+}
+
+/* Options may come before or after the command; "--" ends them.  Returns
+ * 0, or EXIT_USAGE after printing why. */
+static int parse_options(struct options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->args = calloc((size_t)argc + 1, sizeof *o->args);
+    o->ods = calloc((size_t)argc + 1, sizeof *o->ods);
+    if (o->args == NULL || o->ods == NULL) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        return EXIT_USAGE;
+    }
+    int only_operands = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_operands && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--") == 0) {
+                only_operands = 1;
+                continue;
+            }
+            if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                o->help = 1;
+                continue;
+            }
+            if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+                o->verbose = 1;
+                continue;
+            }
+            const char **slot = NULL;
+            if (strcmp(a, "--plugin") == 0)
+                slot = &o->plugin_path;
+            else if (strcmp(a, "--config") == 0)
+                slot = &o->config_path;
+            else if (strcmp(a, "--cases") == 0)
+                slot = &o->cases_path;
+            else if (strcmp(a, "--db") == 0)
+                slot = &o->db;
+            else if (strcmp(a, "--reconfigure") == 0)
+                slot = &o->reconfigure;
+            else if (strcmp(a, "--ods") == 0)
+                slot = &o->ods[o->nods];
+            else
+                return usage_error("unknown option %s", a);
+            if (i + 1 >= argc)
+                return usage_error("option %s needs a value", a);
+            *slot = argv[++i];
+            if (slot == &o->ods[o->nods])
+                o->nods++;
+            continue;
+        }
+        if (o->command == NULL)
+            o->command = a;
+        else
+            o->args[o->nargs++] = argv[i];
+    }
+    if (o->nods == 0) {
+        free(o->ods);
+        o->ods = NULL; /* no --ods: the config's ods.paths apply */
+    }
+    return 0;
+}
+
+/* ---- default paths ------------------------------------------------------------ */
+
+/* The folder holding this program, from /proc/self/exe (malloc'd), or NULL. */
+static char *program_dir(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0';
+    return strdup(buf[0] != '\0' ? buf : "/");
+}
+
+static char *path_join3(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s%s%s", a, b, c);
+    return s;
+}
+
+/* A default sample file: `rel` under the current folder if it exists, else
+ * under the program's ../ (the build folder sits beside samples/).  When
+ * neither exists, the cwd-relative name, so the error names what was
+ * looked for.  *owned receives what must be freed. */
+static const char *default_sample(const char *rel, char **owned)
+{
+    if (access(rel, R_OK) == 0)
+        return rel;
+    char *dir = program_dir();
+    if (dir != NULL) {
+        char *p = path_join3(dir, "/../", rel);
+        free(dir);
+        if (p != NULL && access(p, R_OK) == 0) {
+            *owned = p;
+            return p;
+        }
+        free(p);
+    }
+    return rel;
+}
+
+static int resolve_defaults(struct options *o)
+{
+    if (o->plugin_path == NULL) {
+        char *dir = program_dir();
+        if (dir == NULL) {
+            fprintf(stderr, "%s: cannot find the program's folder; use --plugin\n",
+                    PROG);
+            return EXIT_USAGE;
+        }
+        o->owned_plugin = path_join3(dir, "/", "cpis_notify.so");
+        free(dir);
+        o->plugin_path = o->owned_plugin;
+    }
+    if (o->config_path == NULL)
+        o->config_path = default_sample("samples/config/v6.json", &o->owned_config);
+    if (o->cases_path == NULL)
+        o->cases_path = default_sample("samples/cases.json", &o->owned_cases);
+    if (o->plugin_path == NULL || o->config_path == NULL || o->cases_path == NULL) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- the session: store, fixture, configuration, plugin ----------------------- */
+
+struct session {
+    struct options *opt;
+    struct mock_host host;
+    struct loaded_plugin lp;
+    char *config_text;
+    size_t config_len;
+    char *config_dir;
+};
+
+static void session_close(struct session *s)
+{
+    plugin_unload(&s->lp, &s->host);
+    store_close(s->host.store);
+    cases_free(s->host.cases);
+    free(s->config_text);
+    free(s->config_dir);
+    memset(&s->host, 0, sizeof s->host);
+}
+
+/* The folder part of a path ("." when none), malloc'd. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* Opens the store only (report, quarantine list). */
+static int session_open_store(struct session *s, struct options *o)
+{
+    char err[512];
+    memset(s, 0, sizeof *s);
+    s->opt = o;
+    if (host_read_env(&s->host, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", PROG, err);
+        return EXIT_USAGE;
+    }
+    s->host.verbose = o->verbose;
+    s->host.store = store_open(o->db, err, sizeof err);
+    if (s->host.store == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, o->db != NULL ? o->db : ":memory:",
+                err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* A configuration change while running, the way a host applies an admin's
+ * edit: the new config goes to the plugin's config-changed hook; a refused
+ * config leaves the running one in place (the plugin's promise), so the
+ * command still runs, but the process exits 2 at the end. */
+static int session_reconfigure(struct session *s, const char *path)
+{
+    char err[1024];
+    size_t len = 0;
+    char *text = (char *)read_file(path, MAX_INPUT_BYTES, &len, err, sizeof err);
+    if (text == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, path, err);
+        return EXIT_USAGE;
+    }
+    char *dir = dir_of(path);
+    if (s->host.on_config == NULL || dir == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, path,
+                dir == NULL ? "out of memory"
+                            : "the plugin registered no config-changed hook");
+        free(text);
+        free(dir);
+        return EXIT_USAGE;
+    }
+    struct cpis_config_source src;
+    memset(&src, 0, sizeof src);
+    src.struct_size = (uint32_t)sizeof src;
+    src.json = text;
+    src.json_len = len;
+    src.base_dir = dir;
+    src.ods_paths = s->opt->ods;
+    err[0] = '\0';
+    int rc = s->host.on_config(s->host.config_user, &src, err, sizeof err);
+    free(text);
+    free(dir);
+    if (rc != CPIS_OK) {
+        fprintf(stderr, "%s: %s: refused, the running configuration is kept: %s\n",
+                PROG, path, err[0] != '\0' ? err : host_status_name(rc));
+        s->opt->reconfigure_refused = 1;
+    }
+    return 0;
+}
+
+/* Everything: store, fixture, configuration, plugin loaded and initialised.
+ * `actions`: where action lines go during init and later (NULL: nowhere). */
+static int session_open(struct session *s, struct options *o, FILE *actions)
+{
+    int rc = session_open_store(s, o);
+    if (rc != 0)
+        return rc;
+    char err[1024];
+
+    s->host.cases = cases_load(o->cases_path, err, sizeof err);
+    if (s->host.cases == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, o->cases_path, err);
+        return EXIT_USAGE;
+    }
+
+    size_t len = 0;
+    s->config_text = (char *)read_file(o->config_path, MAX_INPUT_BYTES, &len,
+                                       err, sizeof err);
+    if (s->config_text == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, o->config_path, err);
+        return EXIT_USAGE;
+    }
+    s->config_len = len;
+    s->config_dir = dir_of(o->config_path);
+    if (s->config_dir == NULL) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        return EXIT_USAGE;
+    }
+
+    if (plugin_load(&s->lp, o->plugin_path, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, o->plugin_path, err);
+        return EXIT_USAGE;
+    }
+
+    /* The configuration is borrowed for the call; relative paths in it are
+     * resolved against the config file's folder; --ods replaces ods.paths. */
+    struct cpis_config_source src;
+    memset(&src, 0, sizeof src);
+    src.struct_size = (uint32_t)sizeof src;
+    src.json = s->config_text;
+    src.json_len = s->config_len;
+    src.base_dir = s->config_dir;
+    src.ods_paths = o->ods;
+
+    s->host.actions = actions;
+    if (plugin_init(&s->lp, &s->host, &src, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, o->config_path, err);
+        return EXIT_USAGE;
+    }
+    if (o->reconfigure != NULL)
+        return session_reconfigure(s, o->reconfigure);
+    return 0;
+}
+
+/* ---- time and JSON output ---------------------------------------------------- */
+
+static void iso_time(int64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, cap, "%lld", (long long)ms);
+}
+
+/* Prints a cJSON object as one line on stdout, then deletes it. */
+static void print_json_line(cJSON *o)
+{
+    char *line = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    if (line != NULL) {
+        fputs(line, stdout);
+        fputc('\n', stdout);
+        free(line);
+    }
+    cJSON_Delete(o);
+}
+
+static const char *message_error_name(uint32_t error)
+{
+    switch (error) {
+#define CPIS_X_NAME(sym, val, name)                                           \
+    case sym:                                                                 \
+        return name;
+        CPIS_MESSAGE_ERROR_LIST(CPIS_X_NAME)
+#undef CPIS_X_NAME
+    default:
+        return "unknown_error";
+    }
+}
+
+/* ---- delivering one event ------------------------------------------------------ */
+
+/* Delivers one event through the notification hook, retrying a transient
+ * failure, records the outcome in the store and reports it.  Returns the
+ * final status. */
+static int deliver_event(struct session *s, const struct cpis_event *ev)
+{
+    struct mock_host *h = &s->host;
+    struct cpis_outcome out;
+    int status = CPIS_ERR_INTERNAL;
+    h->current_source = ev->source_name;
+    for (int attempt = 0; attempt <= MAX_RETRIES; attempt++) {
+        memset(&out, 0, sizeof out);
+        out.struct_size = (uint32_t)sizeof out;
+        status = h->on_notification(h->notification_user, ev, &out);
+        if (status != CPIS_ERR_RETRY)
+            break;
+        if (attempt < MAX_RETRIES)
+            fprintf(stderr, "%s: %s: retry_later (%s); delivering again (%d of %d)\n",
+                    PROG, ev->source_name, out.detail[0] ? out.detail : "no detail",
+                    attempt + 1, MAX_RETRIES);
+    }
+    h->current_source = NULL;
+    /* The outcome's strings are fixed-size; make sure they are terminated
+     * whatever the plugin wrote. */
+    out.kind[sizeof out.kind - 1] = '\0';
+    out.notification_id[sizeof out.notification_id - 1] = '\0';
+    out.detail[sizeof out.detail - 1] = '\0';
+
+    const char *error = status == CPIS_REJECTED ? message_error_name(out.error) : "";
+    if (store_add_delivery(h->store, ev->source_name, ev->transport_id,
+                           host_status_name(status), out.kind,
+                           out.notification_id, out.accesses, error, out.detail,
+                           host_now_ms(h)) != CPIS_OK)
+        fprintf(stderr, "%s: %s: could not record the delivery in the store\n",
+                PROG, ev->source_name);
+
+    switch (status) {
+    case CPIS_OK:
+        break;
+    case CPIS_DUPLICATE: {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "action", "duplicate");
+        cJSON_AddStringToObject(o, "file", ev->source_name);
+        cJSON_AddStringToObject(o, "notification", out.notification_id);
+        print_json_line(o);
+        break;
+    }
+    case CPIS_REJECTED:
+        fprintf(stderr, "%s: %s: rejected: %s%s%s\n", PROG, ev->source_name,
+                error, out.detail[0] ? ": " : "", out.detail);
+        break;
+    case CPIS_ERR_RETRY:
+        fprintf(stderr, "%s: %s: failed: still retry_later after %d retries%s%s\n",
+                PROG, ev->source_name, MAX_RETRIES, out.detail[0] ? ": " : "",
+                out.detail);
+        break;
+    default:
+        fprintf(stderr, "%s: %s: failed: %s%s%s\n", PROG, ev->source_name,
+                host_status_name(status), out.detail[0] ? ": " : "", out.detail);
+        break;
+    }
+    fflush(stdout);
+    return status;
+}
+
+/* Builds and delivers the event for one input.  Returns 1 when the input
+ * was accepted (handled or a duplicate), 0 otherwise. */
+static int deliver_input(struct session *s, const struct input *in)
+{
+    char err[512];
+    struct mock_host *h = &s->host;
+    if (in->error != NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, in->path, in->error);
+        store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
+                           in->error, host_now_ms(h));
+        return 0;
+    }
+    struct mesh_control ctl;
+    memset(&ctl, 0, sizeof ctl);
+    if (in->ctl_path != NULL &&
+        mesh_read_control(in->ctl_path, &ctl, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, in->ctl_path, err);
+        store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
+                           err, host_now_ms(h));
+        return 0;
+    }
+    size_t len = 0;
+    uint8_t *payload = read_file(in->path, MAX_INPUT_BYTES, &len, err, sizeof err);
+    if (payload == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, in->path, err);
+        store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
+                           err, host_now_ms(h));
+        return 0;
+    }
+    struct cpis_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = (uint32_t)sizeof ev;
+    ev.kind = CPIS_EVENT_NOTIFICATION;
+    ev.payload = payload;
+    ev.payload_len = len;
+    ev.content_type = in->content_type;
+    ev.source_name = in->path;
+    ev.transport_id = ctl.dts_id;
+    ev.local_id = ctl.local_id;
+    ev.received_at_ms = host_now_ms(h);
+    int status = deliver_event(s, &ev);
+    free(payload);
+    return status == CPIS_OK || status == CPIS_DUPLICATE;
+}
+
+/* ---- commands ------------------------------------------------------------------- */
+
+static int print_summary(struct store *st)
+{
+    struct store_summary sum;
+    if (store_summary(st, &sum) != CPIS_OK) {
+        fprintf(stderr, "%s: cannot read the store\n", PROG);
+        return EXIT_USAGE;
+    }
+    /* The contract's keys first, in its order; then the additions. */
+    const struct {
+        const char *key;
+        int64_t value;
+    } keys[] = {
+        {"notifications", sum.notifications},
+        {"accesses", sum.accesses},
+        {"duplicates", sum.duplicates},
+        {"rejected", sum.rejected},
+        {"activities", sum.activities},
+        {"first_response_alerts", sum.first_response_alerts},
+        {"first_response_followups", sum.first_response_followups},
+        {"landing_entries", sum.landing_entries},
+        {"case_notes", sum.case_notes},
+        {"episodes", sum.episodes},
+        {"records_kept", sum.records_kept},
+        {"quarantined", sum.quarantined},
+        {"closed_on_switch", sum.closed_on_switch},
+        {"data_quality_items", sum.data_quality_items},
+        {"landing_updates", sum.landing_updates},
+        {"failed", sum.failed},
+    };
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; o != NULL && i < sizeof keys / sizeof keys[0]; i++)
+        cJSON_AddNumberToObject(o, keys[i].key, (double)keys[i].value);
+    print_json_line(o);
+    return 0;
+}
+
+static int need_operands(const struct options *o, const char *what)
+{
+    if (o->nargs == 0)
+        return usage_error("%s: nothing to do (give one or more paths)", what);
+    return 0;
+}
+
+static int cmd_deliver(struct options *o, int with_summary)
+{
+    int rc = need_operands(o, o->command);
+    if (rc != 0)
+        return rc;
+    struct session s;
+    rc = session_open(&s, o, stdout);
+    if (rc == 0 && s.host.on_notification == NULL) {
+        fprintf(stderr, "%s: %s: the plugin registered no notification hook\n",
+                PROG, o->plugin_path);
+        rc = EXIT_USAGE;
+    }
+    if (rc != 0) {
+        session_close(&s);
+        return rc;
+    }
+    struct input_list list = {0};
+    if (inputs_expand(&list, o->args, o->nargs) != 0) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        inputs_free(&list);
+        session_close(&s);
+        return EXIT_USAGE;
+    }
+    int all_accepted = 1;
+    for (size_t i = 0; i < list.n; i++)
+        if (!deliver_input(&s, &list.items[i]))
+            all_accepted = 0;
+    inputs_free(&list);
+    rc = all_accepted ? EXIT_ACCEPTED : EXIT_REJECTED;
+    if (with_summary && print_summary(s.host.store) != 0)
+        rc = EXIT_USAGE;
+    session_close(&s);
+    return rc;
+}
+
+/* Calls descriptor->parse, growing the buffer on CPIS_ERR_BUFFER, and prints
+ * what it wrote.  Returns the parse status. */
+static int parse_one(struct session *s, const struct cpis_event *ev)
+{
+    size_t cap = 16 * 1024, need = 0;
+    char *buf = NULL;
+    int rc = CPIS_ERR_BUFFER;
+    for (int tries = 0; rc == CPIS_ERR_BUFFER && tries < 8; tries++) {
+        char *bigger = realloc(buf, cap);
+        if (bigger == NULL) {
+            rc = CPIS_ERR_NOMEM;
+            break;
+        }
+        buf = bigger;
+        need = 0;
+        rc = s->lp.desc->parse(s->lp.plugin, ev, buf, cap, &need);
+        if (rc == CPIS_ERR_BUFFER)
+            cap = need >= cap ? need + 1 : cap * 2; /* room for the NUL */
+    }
+    if (rc == CPIS_OK || rc == CPIS_REJECTED) {
+        size_t n = strnlen(buf, cap);
+        fwrite(buf, 1, n, stdout);
+        if (n > 0 && buf[n - 1] != '\n')
+            fputc('\n', stdout);
+    } else {
+        fprintf(stderr, "%s: %s: parse failed: %s\n", PROG, ev->source_name,
+                host_status_name(rc));
+    }
+    free(buf);
+    return rc;
+}
+
+static int cmd_parse(struct options *o)
+{
+    int rc = need_operands(o, "parse");
+    if (rc != 0)
+        return rc;
+    struct session s;
+    rc = session_open(&s, o, NULL);
+    if (rc != 0) {
+        session_close(&s);
+        return rc;
+    }
+    struct input_list list = {0};
+    if (inputs_expand(&list, o->args, o->nargs) != 0) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        inputs_free(&list);
+        session_close(&s);
+        return EXIT_USAGE;
+    }
+    int all_ok = 1;
+    for (size_t i = 0; i < list.n; i++) {
+        const struct input *in = &list.items[i];
+        char err[512];
+        size_t len = 0;
+        uint8_t *payload = NULL;
+        if (in->error != NULL) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, in->path, in->error);
+            all_ok = 0;
+            continue;
+        }
+        payload = read_file(in->path, MAX_INPUT_BYTES, &len, err, sizeof err);
+        if (payload == NULL) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, in->path, err);
+            all_ok = 0;
+            continue;
+        }
+        struct cpis_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.struct_size = (uint32_t)sizeof ev;
+        ev.kind = CPIS_EVENT_NOTIFICATION;
+        ev.payload = payload;
+        ev.payload_len = len;
+        ev.content_type = in->content_type;
+        ev.source_name = in->path;
+        ev.transport_id = "";
+        ev.local_id = "";
+        ev.received_at_ms = host_now_ms(&s.host);
+        if (parse_one(&s, &ev) != CPIS_OK)
+            all_ok = 0;
+        free(payload);
+    }
+    fflush(stdout);
+    inputs_free(&list);
+    session_close(&s);
+    return all_ok ? EXIT_ACCEPTED : EXIT_REJECTED;
+}
+
+static int cmd_report(struct options *o)
+{
+    if (o->nargs != 0)
+        return usage_error("report takes no operands (got %s)", o->args[0]);
+    struct session s;
+    int rc = session_open_store(&s, o);
+    if (rc == 0)
+        rc = print_summary(s.host.store);
+    session_close(&s);
+    return rc;
+}
+
+static void print_quarantine_row(void *user, const struct store_quarantine_row *r)
+{
+    (void)user;
+    char when[32];
+    iso_time(r->received_at_ms, when, sizeof when);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", r->quarantine_id);
+    cJSON_AddStringToObject(o, "error", r->error_name);
+    cJSON_AddStringToObject(o, "detail", r->detail);
+    cJSON_AddStringToObject(o, "source", r->source_name);
+    cJSON_AddStringToObject(o, "transport_id", r->transport_id);
+    cJSON_AddStringToObject(o, "notification", r->notification_id);
+    cJSON_AddStringToObject(o, "time", when);
+    cJSON_AddStringToObject(o, "status", r->status);
+    cJSON_AddNumberToObject(o, "bytes", (double)r->payload_len);
+    print_json_line(o);
+}
+
+static int cmd_quarantine(struct options *o)
+{
+    const char *sub = o->nargs > 0 ? o->args[0] : NULL;
+    if (sub == NULL)
+        return usage_error("quarantine: %s", "expected list or redeliver ID");
+    if (strcmp(sub, "list") == 0) {
+        if (o->nargs != 1)
+            return usage_error("quarantine list takes no operands (got %s)",
+                               o->args[1]);
+        struct session s;
+        int rc = session_open_store(&s, o);
+        if (rc == 0 && store_quarantine_each(s.host.store, print_quarantine_row,
+                                             NULL) != CPIS_OK) {
+            fprintf(stderr, "%s: cannot read the store\n", PROG);
+            rc = EXIT_USAGE;
+        }
+        session_close(&s);
+        return rc;
+    }
+    if (strcmp(sub, "redeliver") != 0)
+        return usage_error("quarantine: unknown subcommand %s", sub);
+    if (o->nargs != 2)
+        return usage_error("quarantine redeliver: %s", "expected one ID");
+    const char *id = o->args[1];
+
+    struct session s;
+    int rc = session_open(&s, o, stdout);
+    if (rc == 0 && s.host.on_notification == NULL) {
+        fprintf(stderr, "%s: %s: the plugin registered no notification hook\n",
+                PROG, o->plugin_path);
+        rc = EXIT_USAGE;
+    }
+    struct store_quarantine_row row;
+    memset(&row, 0, sizeof row);
+    if (rc == 0) {
+        int got = store_quarantine_get(s.host.store, id, &row);
+        if (got == CPIS_ERR_NOT_FOUND) {
+            fprintf(stderr, "%s: quarantine %s: no such message\n", PROG, id);
+            rc = EXIT_USAGE;
+        } else if (got != CPIS_OK) {
+            fprintf(stderr, "%s: quarantine %s: cannot read the store\n", PROG, id);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc == 0) {
+        /* A new event with the stored payload; the original source name and
+         * MESH id, so errors and the plugin's dedupe see the same message. */
+        struct cpis_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.struct_size = (uint32_t)sizeof ev;
+        ev.kind = CPIS_EVENT_NOTIFICATION;
+        ev.payload = row.payload;
+        ev.payload_len = row.payload_len;
+        ev.content_type = inputs_content_type(row.source_name);
+        ev.source_name = row.source_name;
+        ev.transport_id = row.transport_id;
+        ev.local_id = "";
+        ev.received_at_ms = host_now_ms(&s.host);
+        int status = deliver_event(&s, &ev);
+        if (status == CPIS_OK || status == CPIS_DUPLICATE) {
+            store_quarantine_mark(s.host.store, id, "redelivered");
+            rc = EXIT_ACCEPTED;
+        } else {
+            rc = EXIT_REJECTED;
+        }
+    }
+    store_quarantine_row_free(&row);
+    session_close(&s);
+    return rc;
+}
+
+/* ---- main ---------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int rc = parse_options(&o, argc, argv);
+    if (rc != 0) {
+        options_free(&o);
+        return rc;
+    }
+    if (o.help || o.command == NULL) {
+        const char *text = o.command != NULL ? command_help(o.command) : USAGE;
+        if (text == NULL) {
+            rc = usage_error("unknown command %s", o.command);
+        } else if (o.command == NULL && !o.help) {
+            fputs(USAGE, stderr); /* no command at all: a usage error */
+            rc = EXIT_USAGE;
+        } else {
+            fputs(text, stdout);
+        }
+        options_free(&o);
+        return rc;
+    }
+    if (command_help(o.command) == NULL) {
+        rc = usage_error("unknown command %s", o.command);
+        options_free(&o);
+        return rc;
+    }
+    rc = resolve_defaults(&o);
+    if (rc != 0) {
+        options_free(&o);
+        return rc;
+    }
+
+    /* libxml2 is process-global state owned by the host: initialise it once
+     * here, before any plugin thread could, and clean it up at the very end
+     * after the plugin is unloaded (the plugin itself must never do either
+     * of the cleanups). */
+    xmlInitParser();
+
+    if (strcmp(o.command, "parse") == 0)
+        rc = cmd_parse(&o);
+    else if (strcmp(o.command, "deliver") == 0)
+        rc = cmd_deliver(&o, 0);
+    else if (strcmp(o.command, "replay") == 0)
+        rc = cmd_deliver(&o, 1);
+    else if (strcmp(o.command, "report") == 0)
+        rc = cmd_report(&o);
+    else
+        rc = cmd_quarantine(&o);
+
+    if (o.reconfigure_refused)
+        rc = EXIT_USAGE;
+    fflush(stdout);
+    options_free(&o);
+    xmlCleanupParser();
+    return rc;
+}

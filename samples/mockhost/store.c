@@ -1,0 +1,682 @@
+/*
+ * store.c - the mock host's SQLite store (see store.h).
+ *
+ * A real host would map these tables onto its own case-management database;
+ * what matters for an integrator is the idempotency rule of each write, which
+ * the plugin relies on to make re-delivery and retries safe:
+ *
+ *   items        insert-or-ignore on item_id (a repeat changes nothing)
+ *   landing,     upsert on id, applied only when the revision is greater
+ *   case_notes   than the stored one (a stale or repeated revision is a no-op)
+ *   records      insert-or-ignore on record_id
+ *   quarantine   insert-or-ignore on quarantine_id
+ *   state        compare-and-set on version (0 = must not exist)
+ *
+ * Locking: one pthread mutex around every function, because the plugin may
+ * call the host table from several threads at once and several statements
+ * (a SELECT then an UPDATE, or an UPDATE then sqlite3_changes) must not be
+ * interleaved.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+struct store {
+    sqlite3 *db;
+    pthread_mutex_t lock;
+};
+
+static const char SCHEMA[] =
+    /* Work items.  access_id identifies the access an item is about; the
+     * header's struct cpis_item has no access id yet, so the host derives
+     * one from notification_id and occurred_at (see access_key below). */
+    "CREATE TABLE IF NOT EXISTS items ("
+    "  item_id TEXT PRIMARY KEY, kind INTEGER NOT NULL, case_id TEXT,"
+    "  recipient TEXT, notification_id TEXT, access_id TEXT, subject TEXT,"
+    "  body TEXT, followup INTEGER NOT NULL DEFAULT 0, occurred_at INTEGER,"
+    "  status TEXT NOT NULL DEFAULT 'open', closed_reason TEXT);"
+    /* Landing-page entries and case-note stubs: same shape.  update_count
+     * counts the revisions applied after the first (summary landing_updates). */
+    "CREATE TABLE IF NOT EXISTS landing ("
+    "  id TEXT PRIMARY KEY, revision INTEGER NOT NULL, case_id TEXT,"
+    "  worker TEXT, team TEXT, notification_id TEXT, title TEXT, body TEXT,"
+    "  detail_json TEXT, updated_at INTEGER, created_seq INTEGER,"
+    "  update_count INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS case_notes ("
+    "  id TEXT PRIMARY KEY, revision INTEGER NOT NULL, case_id TEXT,"
+    "  worker TEXT, team TEXT, notification_id TEXT, title TEXT, body TEXT,"
+    "  detail_json TEXT, updated_at INTEGER, created_seq INTEGER,"
+    "  update_count INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS records ("
+    "  record_id TEXT PRIMARY KEY, nhs_number TEXT, case_id TEXT,"
+    "  notification_id TEXT, summary TEXT, detail_json TEXT,"
+    "  accessed_at INTEGER);"
+    "CREATE TABLE IF NOT EXISTS state ("
+    "  key TEXT PRIMARY KEY, value BLOB, version INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS quarantine ("
+    "  quarantine_id TEXT PRIMARY KEY, error INTEGER, error_name TEXT,"
+    "  detail TEXT, source_name TEXT, transport_id TEXT,"
+    "  notification_id TEXT, payload BLOB, received_at INTEGER,"
+    "  status TEXT NOT NULL DEFAULT 'quarantined');"
+    /* The mock host's own log of what happened to each delivered event. */
+    "CREATE TABLE IF NOT EXISTS deliveries ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, source_name TEXT,"
+    "  transport_id TEXT, status TEXT NOT NULL, kind TEXT,"
+    "  notification_id TEXT, accesses INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT, detail TEXT, delivered_at INTEGER);"
+    /* One row per close_items call that closed something. */
+    "CREATE TABLE IF NOT EXISTS closures ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL,"
+    "  reason TEXT, closed INTEGER NOT NULL, closed_at INTEGER);";
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static const char *nz(const char *s) { return s != NULL ? s : ""; }
+
+static int bind_text(sqlite3_stmt *stmt, int idx, const char *s)
+{
+    return sqlite3_bind_text(stmt, idx, nz(s), -1, SQLITE_TRANSIENT);
+}
+
+/* Prepares sql; CPIS_ERR_HOST (and a stderr line naming SQLite's reason)
+ * when it fails, which only happens on a programming error or a bad file. */
+static int prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+        fprintf(stderr, "cpis-mockhost: store: %s\n", sqlite3_errmsg(st->db));
+        *stmt = NULL;
+        return CPIS_ERR_HOST;
+    }
+    return CPIS_OK;
+}
+
+/* Maps a step result to a status: a busy or locked database (another
+ * process holds the --db file) is transient, anything else is permanent. */
+static int step_status(struct store *st, int rc)
+{
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return CPIS_OK;
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return CPIS_ERR_RETRY;
+    fprintf(stderr, "cpis-mockhost: store: %s\n", sqlite3_errmsg(st->db));
+    return CPIS_ERR_HOST;
+}
+
+/* Runs one statement with no result rows. */
+static int exec_sql(struct store *st, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "cpis-mockhost: store: %s\n", msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? CPIS_ERR_RETRY
+                                                        : CPIS_ERR_HOST;
+    }
+    return CPIS_OK;
+}
+
+/* A single integer query (COUNT, SUM) with no parameters. */
+static int query_int(struct store *st, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, sql, &stmt);
+    if (rc != CPIS_OK)
+        return rc;
+    int s = sqlite3_step(stmt);
+    *out = s == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    rc = step_status(st, s);
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+struct store *store_open(const char *path, char *err, size_t err_cap)
+{
+    struct store *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        snprintf(err, err_cap, "out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&st->lock, NULL) != 0) {
+        snprintf(err, err_cap, "cannot create a mutex");
+        free(st);
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path != NULL ? path : ":memory:", &st->db, flags,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, err_cap, "cannot open the store: %s",
+                 st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
+        store_close(st);
+        return NULL;
+    }
+    /* Another process using the same --db file: wait a little, not fail. */
+    sqlite3_busy_timeout(st->db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, err_cap, "cannot create the store's tables: %s",
+                 msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->db != NULL)
+        sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+/* ---- items ------------------------------------------------------------- */
+
+/* The access an item is about.  TODO(ABI): struct cpis_item carries no access
+ * id yet, so two alerts about the same access are recognised by their
+ * notification id and access time.  This undercounts follow-ups only if one
+ * notification held two accesses at the same second (never in practice);
+ * once the header gains an access_id field, store that instead. */
+static void access_key(const struct cpis_item *item, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s@%lld", nz(item->notification_id),
+             (long long)item->occurred_at);
+}
+
+int store_create_item(struct store *st, const struct cpis_item *item,
+                      int *changed)
+{
+    static const char sql[] =
+        "INSERT OR IGNORE INTO items (item_id, kind, case_id, recipient,"
+        " notification_id, access_id, subject, body, followup, occurred_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    char akey[256];
+    access_key(item, akey, sizeof akey);
+
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, sql, &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, item->item_id);
+        sqlite3_bind_int64(stmt, 2, item->kind);
+        bind_text(stmt, 3, item->case_id);
+        bind_text(stmt, 4, item->recipient);
+        bind_text(stmt, 5, item->notification_id);
+        bind_text(stmt, 6, akey);
+        bind_text(stmt, 7, item->subject);
+        bind_text(stmt, 8, item->body);
+        sqlite3_bind_int64(stmt, 9, item->followup != 0);
+        sqlite3_bind_int64(stmt, 10, item->occurred_at);
+        rc = step_status(st, sqlite3_step(stmt));
+        *changed = rc == CPIS_OK && sqlite3_changes(st->db) > 0;
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_close_items(struct store *st, int kind, const char *reason,
+                      int64_t at_ms, uint64_t *closed)
+{
+    *closed = 0;
+    pthread_mutex_lock(&st->lock);
+    int rc = exec_sql(st, "BEGIN IMMEDIATE");
+    if (rc != CPIS_OK)
+        goto out;
+    sqlite3_stmt *stmt;
+    rc = prepare(st, "UPDATE items SET status = 'closed', closed_reason = ?1"
+                     " WHERE kind = ?2 AND status = 'open'", &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, reason);
+        sqlite3_bind_int64(stmt, 2, kind);
+        rc = step_status(st, sqlite3_step(stmt));
+        if (rc == CPIS_OK)
+            *closed = (uint64_t)sqlite3_changes(st->db);
+        sqlite3_finalize(stmt);
+    }
+    if (rc == CPIS_OK && *closed > 0) {
+        rc = prepare(st, "INSERT INTO closures (kind, reason, closed, closed_at)"
+                         " VALUES (?1, ?2, ?3, ?4)", &stmt);
+        if (rc == CPIS_OK) {
+            sqlite3_bind_int64(stmt, 1, kind);
+            bind_text(stmt, 2, reason);
+            sqlite3_bind_int64(stmt, 3, (sqlite3_int64)*closed);
+            sqlite3_bind_int64(stmt, 4, at_ms);
+            rc = step_status(st, sqlite3_step(stmt));
+            sqlite3_finalize(stmt);
+        }
+    }
+    if (rc == CPIS_OK)
+        rc = exec_sql(st, "COMMIT");
+    if (rc != CPIS_OK) {
+        exec_sql(st, "ROLLBACK");
+        *closed = 0;
+    }
+out:
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* ---- landing entries and case notes ------------------------------------ */
+
+int store_upsert_document(struct store *st, enum store_doc_table table,
+                          const struct cpis_document *doc,
+                          enum store_upsert *what)
+{
+    /* The table name comes from this fixed list, never from input. */
+    const char *name = table == STORE_LANDING ? "landing" : "case_notes";
+    char sel[128], ins[512], upd[512];
+    snprintf(sel, sizeof sel, "SELECT revision FROM %s WHERE id = ?1", name);
+    snprintf(ins, sizeof ins,
+             "INSERT INTO %s (id, revision, case_id, worker, team,"
+             " notification_id, title, body, detail_json, updated_at,"
+             " created_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+             " (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM %s))",
+             name, name);
+    snprintf(upd, sizeof upd,
+             "UPDATE %s SET revision = ?2, case_id = ?3, worker = ?4,"
+             " team = ?5, notification_id = ?6, title = ?7, body = ?8,"
+             " detail_json = ?9, updated_at = ?10,"
+             " update_count = update_count + 1 WHERE id = ?1",
+             name);
+
+    *what = STORE_UNCHANGED;
+    pthread_mutex_lock(&st->lock);
+    int rc = exec_sql(st, "BEGIN IMMEDIATE");
+    if (rc != CPIS_OK)
+        goto out;
+
+    /* Read the stored revision, then decide: insert, update or nothing. */
+    sqlite3_stmt *stmt;
+    int64_t stored = -1;
+    rc = prepare(st, sel, &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, doc->id);
+        int s = sqlite3_step(stmt);
+        if (s == SQLITE_ROW)
+            stored = sqlite3_column_int64(stmt, 0);
+        rc = step_status(st, s);
+        sqlite3_finalize(stmt);
+    }
+    if (rc == CPIS_OK && (stored < 0 || (int64_t)doc->revision > stored)) {
+        rc = prepare(st, stored < 0 ? ins : upd, &stmt);
+        if (rc == CPIS_OK) {
+            bind_text(stmt, 1, doc->id);
+            sqlite3_bind_int64(stmt, 2, doc->revision);
+            bind_text(stmt, 3, doc->case_id);
+            bind_text(stmt, 4, doc->worker);
+            bind_text(stmt, 5, doc->team);
+            bind_text(stmt, 6, doc->notification_id);
+            bind_text(stmt, 7, doc->title);
+            bind_text(stmt, 8, doc->body);
+            if (doc->detail_json != NULL)
+                bind_text(stmt, 9, doc->detail_json);
+            else
+                sqlite3_bind_null(stmt, 9);
+            sqlite3_bind_int64(stmt, 10, doc->updated_at);
+            rc = step_status(st, sqlite3_step(stmt));
+            sqlite3_finalize(stmt);
+            if (rc == CPIS_OK)
+                *what = stored < 0 ? STORE_INSERTED : STORE_UPDATED;
+        }
+    }
+    if (rc == CPIS_OK)
+        rc = exec_sql(st, "COMMIT");
+    if (rc != CPIS_OK) {
+        exec_sql(st, "ROLLBACK");
+        *what = STORE_UNCHANGED;
+    }
+out:
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* ---- records and quarantine -------------------------------------------- */
+
+int store_keep_record(struct store *st, const struct cpis_record *rec,
+                      int *changed)
+{
+    static const char sql[] =
+        "INSERT OR IGNORE INTO records (record_id, nhs_number, case_id,"
+        " notification_id, summary, detail_json, accessed_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, sql, &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, rec->record_id);
+        bind_text(stmt, 2, rec->nhs_number);
+        bind_text(stmt, 3, rec->case_id);
+        bind_text(stmt, 4, rec->notification_id);
+        bind_text(stmt, 5, rec->summary);
+        bind_text(stmt, 6, rec->detail_json);
+        sqlite3_bind_int64(stmt, 7, rec->accessed_at);
+        rc = step_status(st, sqlite3_step(stmt));
+        *changed = rc == CPIS_OK && sqlite3_changes(st->db) > 0;
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_quarantine(struct store *st, const struct cpis_quarantine *q,
+                     int64_t received_at_ms, int *changed)
+{
+    static const char sql[] =
+        "INSERT OR IGNORE INTO quarantine (quarantine_id, error, error_name,"
+        " detail, source_name, transport_id, notification_id, payload,"
+        " received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, sql, &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, q->quarantine_id);
+        sqlite3_bind_int64(stmt, 2, q->error);
+        bind_text(stmt, 3, q->error_name);
+        bind_text(stmt, 4, q->detail);
+        bind_text(stmt, 5, q->source_name);
+        bind_text(stmt, 6, q->transport_id);
+        bind_text(stmt, 7, q->notification_id);
+        if (q->payload != NULL)
+            sqlite3_bind_blob64(stmt, 8, q->payload, q->payload_len,
+                                SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_zeroblob(stmt, 8, 0);
+        sqlite3_bind_int64(stmt, 9, received_at_ms);
+        rc = step_status(st, sqlite3_step(stmt));
+        *changed = rc == CPIS_OK && sqlite3_changes(st->db) > 0;
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+int store_state_get(struct store *st, const char *key, char *buf, size_t cap,
+                    size_t *len, uint64_t *version)
+{
+    *len = 0;
+    *version = 0;
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, "SELECT value, version FROM state WHERE key = ?1",
+                     &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, key);
+        int s = sqlite3_step(stmt);
+        if (s == SQLITE_ROW) {
+            const void *val = sqlite3_column_blob(stmt, 0);
+            size_t n = (size_t)sqlite3_column_bytes(stmt, 0);
+            *version = (uint64_t)sqlite3_column_int64(stmt, 1);
+            if (buf == NULL || cap < n + 1) {
+                /* Needed: the value and its terminating NUL. */
+                *len = n + 1;
+                rc = CPIS_ERR_BUFFER;
+            } else {
+                if (n > 0)
+                    memcpy(buf, val, n);
+                buf[n] = '\0';
+                *len = n;
+            }
+        } else {
+            rc = step_status(st, s);
+            if (rc == CPIS_OK)
+                rc = CPIS_ERR_NOT_FOUND;
+        }
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_state_put(struct store *st, const char *key, const char *value,
+                    size_t len, uint64_t expected_version)
+{
+    /* version 0 = "must not exist": a plain INSERT that a present key makes
+     * a no-op; otherwise an UPDATE that only matches the expected version.
+     * Either way exactly one changed row means the compare-and-set won. */
+    static const char ins[] =
+        "INSERT OR IGNORE INTO state (key, value, version) VALUES (?1, ?2, 1)";
+    static const char upd[] =
+        "UPDATE state SET value = ?2, version = version + 1"
+        " WHERE key = ?1 AND version = ?3";
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, expected_version == 0 ? ins : upd, &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, key);
+        sqlite3_bind_blob64(stmt, 2, value != NULL ? value : "", len,
+                            SQLITE_TRANSIENT);
+        if (expected_version != 0)
+            sqlite3_bind_int64(stmt, 3, (sqlite3_int64)expected_version);
+        rc = step_status(st, sqlite3_step(stmt));
+        if (rc == CPIS_OK && sqlite3_changes(st->db) != 1)
+            rc = CPIS_ERR_CONFLICT;
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* ---- deliveries and the summary ---------------------------------------- */
+
+int store_add_delivery(struct store *st, const char *source_name,
+                       const char *transport_id, const char *status,
+                       const char *kind, const char *notification_id,
+                       uint32_t accesses, const char *error,
+                       const char *detail, int64_t at_ms)
+{
+    static const char sql[] =
+        "INSERT INTO deliveries (source_name, transport_id, status, kind,"
+        " notification_id, accesses, error, detail, delivered_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, sql, &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, source_name);
+        bind_text(stmt, 2, transport_id);
+        bind_text(stmt, 3, status);
+        bind_text(stmt, 4, kind);
+        bind_text(stmt, 5, notification_id);
+        sqlite3_bind_int64(stmt, 6, accesses);
+        bind_text(stmt, 7, error);
+        bind_text(stmt, 8, detail);
+        sqlite3_bind_int64(stmt, 9, at_ms);
+        rc = step_status(st, sqlite3_step(stmt));
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_summary(struct store *st, struct store_summary *out)
+{
+    /* Each summary key and the query that computes it from the tables. */
+    const struct {
+        int64_t *dst;
+        const char *sql;
+    } q[] = {
+        /* messages accepted: distinct notification ids delivered "ok" */
+        {&out->notifications,
+         "SELECT COUNT(DISTINCT notification_id) FROM deliveries"
+         " WHERE status = 'ok'"},
+        /* access records in them, each notification counted once */
+        {&out->accesses,
+         "SELECT COALESCE(SUM(a), 0) FROM (SELECT MAX(accesses) AS a"
+         " FROM deliveries WHERE status = 'ok' GROUP BY notification_id)"},
+        {&out->duplicates,
+         "SELECT COUNT(*) FROM deliveries WHERE status = 'duplicate'"},
+        {&out->rejected,
+         "SELECT COUNT(*) FROM deliveries WHERE status = 'rejected'"},
+        /* events the plugin neither handled nor quarantined (host failure,
+         * retries exhausted, internal error) */
+        {&out->failed,
+         "SELECT COUNT(*) FROM deliveries WHERE status NOT IN"
+         " ('ok', 'duplicate', 'rejected')"},
+        {&out->activities, "SELECT COUNT(*) FROM items WHERE kind = 1"},
+        {&out->first_response_alerts,
+         "SELECT COUNT(*) FROM items WHERE kind = 2"},
+        /* accesses (not alerts: there are 2 alerts per access) that met the
+         * follow-up rule; see access_key() for the access identity */
+        {&out->first_response_followups,
+         "SELECT COUNT(DISTINCT access_id) FROM items"
+         " WHERE kind = 2 AND followup = 1"},
+        {&out->data_quality_items,
+         "SELECT COUNT(*) FROM items WHERE kind = 3"},
+        {&out->landing_entries, "SELECT COUNT(*) FROM landing"},
+        {&out->landing_updates,
+         "SELECT COALESCE(SUM(update_count), 0) FROM landing"},
+        {&out->case_notes, "SELECT COUNT(*) FROM case_notes"},
+        /* No host-table channel reports episodes yet: the plugin writes one
+         * state key "episode/..." per episode it opens, and the mock host
+         * counts those keys.  (Episodes on closed or unknown cases have no
+         * landing entry, so landing rows cannot be used.) */
+        {&out->episodes,
+         "SELECT COUNT(*) FROM state WHERE substr(key, 1, 8) = 'episode/'"},
+        {&out->records_kept, "SELECT COUNT(*) FROM records"},
+        /* messages still held (a redelivered one is no longer counted) */
+        {&out->quarantined,
+         "SELECT COUNT(*) FROM quarantine WHERE status = 'quarantined'"},
+        {&out->closed_on_switch,
+         "SELECT COALESCE(SUM(closed), 0) FROM closures"},
+    };
+    memset(out, 0, sizeof *out);
+    int rc = CPIS_OK;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < sizeof q / sizeof q[0] && rc == CPIS_OK; i++)
+        rc = query_int(st, q[i].sql, q[i].dst);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* ---- quarantine listing and redelivery --------------------------------- */
+
+static char *column_dup(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *s = sqlite3_column_text(stmt, col);
+    return strdup(s != NULL ? (const char *)s : "");
+}
+
+void store_quarantine_row_free(struct store_quarantine_row *row)
+{
+    free(row->quarantine_id);
+    free(row->error_name);
+    free(row->detail);
+    free(row->source_name);
+    free(row->transport_id);
+    free(row->notification_id);
+    free(row->status);
+    free(row->payload);
+    memset(row, 0, sizeof *row);
+}
+
+/* Fills row from the current result row of a SELECT of QUARANTINE_COLUMNS. */
+#define QUARANTINE_COLUMNS                                                    \
+    "quarantine_id, error_name, detail, source_name, transport_id,"          \
+    " notification_id, status, received_at, payload"
+
+static int row_from_stmt(sqlite3_stmt *stmt, struct store_quarantine_row *row)
+{
+    memset(row, 0, sizeof *row);
+    row->quarantine_id = column_dup(stmt, 0);
+    row->error_name = column_dup(stmt, 1);
+    row->detail = column_dup(stmt, 2);
+    row->source_name = column_dup(stmt, 3);
+    row->transport_id = column_dup(stmt, 4);
+    row->notification_id = column_dup(stmt, 5);
+    row->status = column_dup(stmt, 6);
+    row->received_at_ms = sqlite3_column_int64(stmt, 7);
+    const void *p = sqlite3_column_blob(stmt, 8);
+    size_t n = (size_t)sqlite3_column_bytes(stmt, 8);
+    row->payload = malloc(n > 0 ? n : 1);
+    if (row->payload != NULL && n > 0)
+        memcpy(row->payload, p, n);
+    row->payload_len = n;
+    if (row->quarantine_id == NULL || row->error_name == NULL ||
+        row->detail == NULL || row->source_name == NULL ||
+        row->transport_id == NULL || row->notification_id == NULL ||
+        row->status == NULL || row->payload == NULL) {
+        store_quarantine_row_free(row);
+        return CPIS_ERR_NOMEM;
+    }
+    return CPIS_OK;
+}
+
+int store_quarantine_each(struct store *st,
+                          void (*fn)(void *user,
+                                     const struct store_quarantine_row *row),
+                          void *user)
+{
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, "SELECT " QUARANTINE_COLUMNS " FROM quarantine"
+                         " ORDER BY received_at, rowid", &stmt);
+    if (rc == CPIS_OK) {
+        int s;
+        while (rc == CPIS_OK && (s = sqlite3_step(stmt)) == SQLITE_ROW) {
+            struct store_quarantine_row row;
+            rc = row_from_stmt(stmt, &row);
+            if (rc == CPIS_OK) {
+                fn(user, &row);
+                store_quarantine_row_free(&row);
+            }
+        }
+        if (rc == CPIS_OK)
+            rc = step_status(st, s);
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_quarantine_get(struct store *st, const char *quarantine_id,
+                         struct store_quarantine_row *row)
+{
+    memset(row, 0, sizeof *row);
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, "SELECT " QUARANTINE_COLUMNS " FROM quarantine"
+                         " WHERE quarantine_id = ?1", &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, quarantine_id);
+        int s = sqlite3_step(stmt);
+        if (s == SQLITE_ROW)
+            rc = row_from_stmt(stmt, row);
+        else if ((rc = step_status(st, s)) == CPIS_OK)
+            rc = CPIS_ERR_NOT_FOUND;
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_quarantine_mark(struct store *st, const char *quarantine_id,
+                          const char *status)
+{
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, "UPDATE quarantine SET status = ?2"
+                         " WHERE quarantine_id = ?1", &stmt);
+    if (rc == CPIS_OK) {
+        bind_text(stmt, 1, quarantine_id);
+        bind_text(stmt, 2, status);
+        rc = step_status(st, sqlite3_step(stmt));
+        if (rc == CPIS_OK && sqlite3_changes(st->db) == 0)
+            rc = CPIS_ERR_NOT_FOUND;
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}

@@ -1,0 +1,141 @@
+/*
+ * store.h - the mock host's durable store, backed by SQLite.
+ *
+ * This is the "host side" of everything the plugin keeps through the host
+ * table: work items, landing-page entries, case-note stubs, records, the
+ * plugin's keyed state and the quarantine.  It also keeps what the mock host
+ * itself needs for `report`: one row per delivered event and the counts of
+ * items closed when the workflow switched.
+ *
+ * Every function here is thread-safe: one mutex guards the SQLite connection,
+ * so a write and the read of its effect (sqlite3_changes) are never
+ * interleaved with another thread's statements.
+ *
+ * Each write reports whether it changed the store (*changed), which is how
+ * the mock host knows whether to print an action line: a repeated, idempotent
+ * write changes nothing and prints nothing.
+ */
+#ifndef MOCKHOST_STORE_H
+#define MOCKHOST_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpis/plugin.h"
+
+struct store;
+
+/* What a document upsert did. */
+enum store_upsert {
+    STORE_UNCHANGED = 0, /* revision not greater than the stored one: no-op */
+    STORE_INSERTED = 1,  /* a new id */
+    STORE_UPDATED = 2    /* an existing id with a greater revision */
+};
+
+/* Which document table an upsert writes. */
+enum store_doc_table {
+    STORE_LANDING = 0,
+    STORE_CASE_NOTES = 1
+};
+
+/* The `report` summary (contract.md), computed from the tables. */
+struct store_summary {
+    int64_t notifications;
+    int64_t accesses;
+    int64_t duplicates;
+    int64_t rejected;
+    int64_t failed;
+    int64_t activities;
+    int64_t first_response_alerts;
+    int64_t first_response_followups;
+    int64_t data_quality_items;
+    int64_t landing_entries;
+    int64_t landing_updates;
+    int64_t case_notes;
+    int64_t episodes;
+    int64_t records_kept;
+    int64_t quarantined;
+    int64_t closed_on_switch;
+};
+
+/* One quarantined message, for `quarantine list` and `redeliver`.  Every
+ * pointer is owned by the struct; release with store_quarantine_row_free. */
+struct store_quarantine_row {
+    char *quarantine_id;
+    char *error_name;
+    char *detail;
+    char *source_name;
+    char *transport_id;
+    char *notification_id;
+    char *status;        /* "quarantined" or "redelivered" */
+    int64_t received_at_ms;
+    uint8_t *payload;
+    size_t payload_len;
+};
+
+/* Opens (and creates the tables of) the store.  path NULL = in memory.
+ * On failure returns NULL and writes a reason into err. */
+struct store *store_open(const char *path, char *err, size_t err_cap);
+void store_close(struct store *st);
+
+/* ---- what the plugin writes through the host table ---- */
+
+/* Insert-or-ignore on item_id.  *changed = 1 when a new item was created. */
+int store_create_item(struct store *st, const struct cpis_item *item,
+                      int *changed);
+
+/* Upsert keyed by doc->id, effective only for a greater revision. */
+int store_upsert_document(struct store *st, enum store_doc_table table,
+                          const struct cpis_document *doc,
+                          enum store_upsert *what);
+
+/* Insert-or-ignore on record_id; accessed_at_ms is host bookkeeping only. */
+int store_keep_record(struct store *st, const struct cpis_record *rec,
+                      int *changed);
+
+/* Insert-or-ignore on quarantine_id, stamped with received_at_ms. */
+int store_quarantine(struct store *st, const struct cpis_quarantine *q,
+                     int64_t received_at_ms, int *changed);
+
+/* The state contract of plugin.h.  state_get: CPIS_OK with the value copied
+ * into buf and NUL-terminated (so cap must be at least value length + 1;
+ * *len = the value length); CPIS_ERR_BUFFER with *len = length + 1 (the
+ * bytes needed) when cap is smaller; CPIS_ERR_NOT_FOUND with *version = 0. */
+int store_state_get(struct store *st, const char *key, char *buf, size_t cap,
+                    size_t *len, uint64_t *version);
+int store_state_put(struct store *st, const char *key, const char *value,
+                    size_t len, uint64_t expected_version);
+
+/* Closes every open item of the kind with the reason; *closed = how many.
+ * Records the count (summary key closed_on_switch). */
+int store_close_items(struct store *st, int kind, const char *reason,
+                      int64_t at_ms, uint64_t *closed);
+
+/* ---- the mock host's own bookkeeping ---- */
+
+/* One row per event delivered (after retries): status is a status name
+ * ("ok", "duplicate", "rejected", "retry_later", ...). */
+int store_add_delivery(struct store *st, const char *source_name,
+                       const char *transport_id, const char *status,
+                       const char *kind, const char *notification_id,
+                       uint32_t accesses, const char *error,
+                       const char *detail, int64_t at_ms);
+
+int store_summary(struct store *st, struct store_summary *out);
+
+/* Calls fn once per quarantined message, oldest first.  The row is borrowed
+ * for the call.  Returns CPIS_OK or the first error. */
+int store_quarantine_each(struct store *st,
+                          void (*fn)(void *user,
+                                     const struct store_quarantine_row *row),
+                          void *user);
+
+/* Fills *row (owned by the caller; free with store_quarantine_row_free).
+ * CPIS_ERR_NOT_FOUND when no such id. */
+int store_quarantine_get(struct store *st, const char *quarantine_id,
+                         struct store_quarantine_row *row);
+void store_quarantine_row_free(struct store_quarantine_row *row);
+int store_quarantine_mark(struct store *st, const char *quarantine_id,
+                          const char *status);
+
+#endif /* MOCKHOST_STORE_H */
