@@ -66,7 +66,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 
 $(SO): $(PLUGIN_OBJS) plugin/cpis_notify.map
 	$(CC) -shared -o $@ $(PLUGIN_OBJS) $(LDFLAGS_ALL) \
-	  -Wl,--version-script=plugin/cpis_notify.map $(PKG_LIBS) -lpthread
+	  -Wl,--version-script=plugin/cpis_notify.map -Wl,-z,defs $(PKG_LIBS) -lpthread
 
 $(INTERNAL): $(PLUGIN_OBJS)
 	@rm -f $@

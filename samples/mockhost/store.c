@@ -182,15 +182,17 @@ void store_close(struct store *st)
 
 /* ---- items ------------------------------------------------------------- */
 
-/* The access an item is about.  TODO(ABI): struct cpis_item carries no access
- * id yet, so two alerts about the same access are recognised by their
- * notification id and access time.  This undercounts follow-ups only if one
- * notification held two accesses at the same second (never in practice);
- * once the header gains an access_id field, store that instead. */
+/* The access an item is about: the plugin's access id (ABI 1.0 field
+ * access_id; checked with CPIS_HAS_FIELD for a shorter struct), else the
+ * notification id and access time. */
 static void access_key(const struct cpis_item *item, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s@%lld", nz(item->notification_id),
-             (long long)item->occurred_at);
+    if (CPIS_HAS_FIELD(item, struct cpis_item, access_id) && item->access_id &&
+        item->access_id[0])
+        snprintf(out, cap, "%s", item->access_id);
+    else
+        snprintf(out, cap, "%s@%lld", nz(item->notification_id),
+                 (long long)item->occurred_at);
 }
 
 int store_create_item(struct store *st, const struct cpis_item *item,
