@@ -261,6 +261,17 @@ static const cJSON *resolve_type(const struct ctx *c, const cJSON *ref, const ch
 
 /* ---- text helpers ------------------------------------------------------ */
 
+/* cpis_copy_text, then control characters (a JSON string may carry any of
+ * them through escapes) become spaces: the record's text fields end up in
+ * host screens, case notes and JSON lines. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    cpis_copy_text(dst, cap, src);
+    for (char *p = dst; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+            *p = ' ';
+}
+
 struct sbuf {
     char *p;
     size_t cap, len;
@@ -325,14 +336,14 @@ static void human_name(const cJSON *names, char *out, size_t cap)
         if (b.len == 0)
             sb_add(&b, get_str(name, "text"));
     }
-    cpis_copy_text(out, cap, tmp);
+    copy_text(out, cap, tmp);
 }
 
 /* "S8000:G8000:R8000" -> "R8000"; "R0260" unchanged. */
 static void job_role(const char *code, char *out, size_t cap)
 {
     const char *colon = code ? strrchr(code, ':') : NULL;
-    cpis_copy_text(out, cap, colon ? colon + 1 : code);
+    copy_text(out, cap, colon ? colon + 1 : code);
 }
 
 /* CodeableConcept list -> first coding that has a code. */
@@ -409,14 +420,14 @@ static int ods_from_ref(struct ctx *c, const cJSON *ref, int allow_site, char *c
     if (!cpis_ods_code_valid(v->valuestring))
         return cpis_fail(c->err, CPIS_MSG_INVALID_ODS_CODE,
                          "%s ODS code is not 1-9 letters and digits", what);
-    cpis_copy_text(code, code_cap, v->valuestring);
+    copy_text(code, code_cap, v->valuestring);
     if (is_site)
         *is_site = site;
     if (name != NULL) {
         const char *disp = get_str(ref, "display");
         if (disp == NULL || disp[0] == '\0')
             disp = get_str(org, "name");
-        cpis_copy_text(name, name_cap, disp);
+        copy_text(name, name_cap, disp);
     }
     return CPIS_MSG_OK;
 }
@@ -443,15 +454,15 @@ static void practitioner_into(const struct ctx *c, const cJSON *ref, struct cpis
     const cJSON *prac = resolve_type(c, ref, "Practitioner");
     if (prac != NULL) {
         human_name(get(prac, "name"), a->viewer, sizeof a->viewer);
-        cpis_copy_text(a->viewer_user_id, sizeof a->viewer_user_id,
+        copy_text(a->viewer_user_id, sizeof a->viewer_user_id,
                        ident_str(get(prac, "identifier"), SYS_SDS_USER));
     }
     /* Logical reference or a display only. */
     if (a->viewer_user_id[0] == '\0')
-        cpis_copy_text(a->viewer_user_id, sizeof a->viewer_user_id,
+        copy_text(a->viewer_user_id, sizeof a->viewer_user_id,
                        ident_str(get(ref, "identifier"), SYS_SDS_USER));
     if (a->viewer[0] == '\0')
-        cpis_copy_text(a->viewer, sizeof a->viewer, get_str(ref, "display"));
+        copy_text(a->viewer, sizeof a->viewer, get_str(ref, "display"));
 }
 
 /* PractitionerRole -> role, role profile and the practitioner. */
@@ -460,8 +471,8 @@ static void role_into(const struct ctx *c, const cJSON *role, struct cpis_access
     const char *code, *display;
     first_coding(get(role, "code"), &code, &display);
     job_role(code, a->viewer_role, sizeof a->viewer_role);
-    cpis_copy_text(a->viewer_role_name, sizeof a->viewer_role_name, display);
-    cpis_copy_text(a->viewer_role_profile, sizeof a->viewer_role_profile,
+    copy_text(a->viewer_role_name, sizeof a->viewer_role_name, display);
+    copy_text(a->viewer_role_profile, sizeof a->viewer_role_profile,
                    ident_str(get(role, "identifier"), SYS_SDS_ROLE_PROFILE));
     practitioner_into(c, get(role, "practitioner"), a);
 }
@@ -479,12 +490,12 @@ static int system_author(struct ctx *c, const cJSON *dev, const cJSON *who_ref,
                          const cJSON *agents, struct cpis_access *a)
 {
     a->author_kind = AUTHOR_SYSTEM;
-    cpis_copy_text(a->system_asid, sizeof a->system_asid,
+    copy_text(a->system_asid, sizeof a->system_asid,
                    ident_str(get(dev, "identifier"), SYS_ASID));
     const char *name = get_str(first_el(get(dev, "deviceName")), "name");
     if (name == NULL || name[0] == '\0')
         name = get_str(who_ref, "display");
-    cpis_copy_text(a->system_name, sizeof a->system_name, name);
+    copy_text(a->system_name, sizeof a->system_name, name);
     /* Responsible person: the first later agent naming a Practitioner or a
      * PractitionerRole. */
     const cJSON *first = first_el(agents);
@@ -526,7 +537,7 @@ static int patient_nhs(struct ctx *c, const cJSON *ref, const cJSON *patient, ch
         const char *lid = ident_str(get(patient, "identifier"), SYS_LOCAL_ID);
         if (lid == NULL)
             lid = ident_str(get(ref, "identifier"), SYS_LOCAL_ID);
-        cpis_copy_text(local_id, local_cap, lid);
+        copy_text(local_id, local_cap, lid);
     }
     return CPIS_MSG_OK;
 }
@@ -588,7 +599,7 @@ static void upload_file(const cJSON *header, char *out, size_t cap)
         const char *v = get_str(x, "valueString");
         if (v == NULL)
             v = get_str(get(x, "valueIdentifier"), "value");
-        cpis_copy_text(out, cap, v);
+        copy_text(out, cap, v);
         return;
     }
 }
@@ -704,12 +715,23 @@ static int parse_bundle(struct ctx *c, const cJSON *root, struct cpis_notificati
         return CPIS_MSG_OK;
     }
     out->kind = REC_KIND_ACCESS;
-    out->access = calloc(n_audit, sizeof *out->access);
-    if (out->access == NULL)
-        return cpis_fail(c->err, CPIS_MSG_MALFORMED, "out of memory");
+    /* Grow as accesses validate: a hostile bundle of thousands of empty
+     * AuditEvents must not cost thousands of records before the first fails. */
+    size_t cap = 0;
     for (size_t i = 0; i < c->n; i++) {
         if (strcmp(c->entries[i].type, "AuditEvent") != 0)
             continue;
+        if (out->n_access == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            if (ncap > n_audit)
+                ncap = n_audit;
+            struct cpis_access *na = realloc(out->access, ncap * sizeof *na);
+            if (na == NULL)
+                return cpis_fail(c->err, CPIS_MSG_MALFORMED, "out of memory");
+            memset(na + cap, 0, (ncap - cap) * sizeof *na);
+            out->access = na;
+            cap = ncap;
+        }
         rc = audit_event(c, c->entries[i].res, &out->access[out->n_access]);
         if (rc != CPIS_MSG_OK) {
             /* Say which access failed (the index, never a value). */

@@ -735,6 +735,29 @@ static void test_inline_rules(void **state)
                      CPIS_MSG_MISSING_FIELD);
 }
 
+/* Control characters smuggled in through JSON escapes become spaces. */
+static void test_control_chars_cleaned(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = load_sample("messages/fhir-access-person.json", &len);
+    char *txt = malloc(len + 64);
+    memcpy(txt, buf, len);
+    txt[len] = '\0';
+    char *at = strstr(txt, "\"Sam\"");
+    assert_non_null(at);
+    static const char repl[] = "\"S\\u0007am\\nX\"";
+    memmove(at + sizeof repl - 1, at + 5, strlen(at + 5) + 1);
+    memcpy(at, repl, sizeof repl - 1);
+    struct cpis_notification n;
+    struct cpis_parse_error e;
+    assert_int_equal(parse_str(txt, &n, &e), CPIS_MSG_OK);
+    assert_string_equal(n.access[0].viewer, "Dr S am X Patel");
+    cpis_notification_free(&n);
+    free(txt);
+    free(buf);
+}
+
 /* ---- mutation sweep: every node, every JSON type ----------------------- */
 
 static int count_nodes(const cJSON *j)
@@ -908,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_length_is_respected),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_inline_rules),
+        cmocka_unit_test(test_control_chars_cleaned),
         cmocka_unit_test(test_sweep_person),
         cmocka_unit_test(test_sweep_system),
         cmocka_unit_test(test_sweep_inactive),
