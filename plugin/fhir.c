@@ -37,6 +37,12 @@
  *    from an optional MessageHeader extension whose url ends in
  *    "LAUploadFile" (valueString or valueIdentifier.value).
  *  - CarePlan categories are not recorded (struct cpis_access has no field).
+ *  - Text fields have control characters replaced by spaces.
+ *  - Bytes: a NUL byte is malformed; invalid UTF-8 or a UTF-16 BOM is
+ *    bad_encoding; a UTF-8 BOM and trailing white space are accepted.
+ *  - Out of memory is reported as malformed (the contract has no transient
+ *    parse error code); unfinished: the dispatcher may want to map it to a
+ *    retry instead.
  *
  * No global cJSON state: no cJSON_InitHooks, no cJSON_GetErrorPtr.
  * Error details name fields, never values.
