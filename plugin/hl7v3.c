@@ -314,6 +314,76 @@ static int tree_depth_exceeds(xmlNode *root, int limit)
     return 0;
 }
 
+/*
+ * libxml2 2.9.14 checks attribute names for duplicates with a linear scan
+ * per attribute: one start tag with 100 000 attributes (under 1 MiB) takes
+ * minutes.  A linear lexical pre-scan counts the '=' signs outside quotes in
+ * every start tag (comments, CDATA sections and processing instructions are
+ * skipped) and refuses a tag with more than MAX_ATTRS_PER_TAG.  CP-IS
+ * elements carry fewer than ten attributes.  The scan never rejects a
+ * well-formed document with fewer attributes per element.
+ */
+#define MAX_ATTRS_PER_TAG 256
+
+static const uint8_t *find_seq(const uint8_t *p, const uint8_t *end, const char *seq)
+{
+    size_t n = strlen(seq);
+    while ((size_t)(end - p) >= n) {
+        const uint8_t *q = memchr(p, seq[0], (size_t)(end - p) - n + 1);
+        if (q == NULL)
+            return NULL;
+        if (memcmp(q, seq, n) == 0)
+            return q;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+static int too_many_attributes(const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    while (p < end) {
+        const uint8_t *lt = memchr(p, '<', (size_t)(end - p));
+        if (lt == NULL)
+            return 0;
+        p = lt + 1;
+        const char *close = NULL;
+        if (end - p >= 3 && memcmp(p, "!--", 3) == 0)
+            close = "-->";
+        else if (end - p >= 8 && memcmp(p, "![CDATA[", 8) == 0)
+            close = "]]>";
+        else if (p < end && *p == '?')
+            close = "?>";
+        if (close != NULL) {
+            const uint8_t *q = find_seq(p, end, close);
+            if (q == NULL)
+                return 0; /* unterminated: the parser reports it */
+            p = q + strlen(close);
+            continue;
+        }
+        /* a start tag, end tag or declaration: count '=' outside quotes */
+        unsigned count = 0;
+        uint8_t quote = 0;
+        while (p < end) {
+            uint8_t c = *p++;
+            if (quote != 0) {
+                if (c == quote)
+                    quote = 0;
+            } else if (c == '"' || c == '\'') {
+                quote = c;
+            } else if (c == '=') {
+                if (++count > MAX_ATTRS_PER_TAG)
+                    return 1;
+            } else if (c == '>' || c == '<') {
+                if (c == '<')
+                    p--;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 int cpis_xml_read(const uint8_t *buf, size_t len, struct _xmlDoc **doc,
                   struct cpis_parse_error *err)
 {
@@ -327,6 +397,9 @@ int cpis_xml_read(const uint8_t *buf, size_t len, struct _xmlDoc **doc,
         return cpis_fail(err, CPIS_MSG_BAD_ENCODING, "NUL byte in message");
     if (enc != 0)
         return cpis_fail(err, CPIS_MSG_BAD_ENCODING, "message is not valid UTF-8");
+    if (too_many_attributes(buf, len))
+        return cpis_fail(err, CPIS_MSG_MALFORMED, "an element has more than %d attributes",
+                         MAX_ATTRS_PER_TAG);
     if (cpis_parse_init() != 0)
         return cpis_fail(err, CPIS_MSG_MALFORMED, "parser initialisation failed");
 
