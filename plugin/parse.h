@@ -28,4 +28,28 @@ int cpis_parse_mesh_ctl(const uint8_t *buf, size_t len, char *dts_id,
                         size_t dts_cap, char *local_id, size_t local_cap,
                         struct cpis_parse_error *err);
 
+/* Restore the libxml2 external entity loader that was in place before
+ * cpis_parse_init() (only if ours is still installed).  Call from the
+ * plugin's shutdown, before dlclose(): the loader is a process-global
+ * function pointer and must not point into an unloaded plugin.  A later
+ * cpis_parse_init() installs it again. */
+void cpis_parse_shutdown(void);
+
+/* ---- internal helpers shared by parse.c, hl7v3.c and mesh.c ---- */
+
+/* Whole-buffer encoding check: 0 = valid UTF-8 (a leading BOM is fine),
+ * -1 = invalid UTF-8 (bad sequence, overlong, surrogate, > U+10FFFF),
+ * -2 = a NUL byte. */
+int cpis_utf8_check(const uint8_t *buf, size_t len);
+
+/* Safe libxml2 read (hl7v3.c): no DTD, no entities, no network, errors kept
+ * in the context, never printed.  On success *doc is a well-formed tree the
+ * caller frees with xmlFreeDoc; otherwise an error code with err filled. */
+struct _xmlDoc;
+int cpis_xml_read(const uint8_t *buf, size_t len, struct _xmlDoc **doc,
+                  struct cpis_parse_error *err);
+/* Install / remove the refusing external entity loader (hl7v3.c). */
+void cpis_xml_loader_install(void);
+void cpis_xml_loader_remove(void);
+
 #endif
