@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -153,9 +154,9 @@ static void test_relative_ods_paths(void **state)
     cpis_config_free(&c);
 
     const char *const cli[] = {"cli/ods", NULL};
-    assert_int_equal(cpis_config_parse("{\"ods\":{\"paths\":[\"x\"]}}", 24, "/etc/cpis", cli,
-                                       &c, err, sizeof err),
-                     0);
+    const char *j = "{\"ods\":{\"paths\":[\"x\"]}}";
+    if (cpis_config_parse(j, strlen(j), "/etc/cpis", cli, &c, err, sizeof err) != 0)
+        fail_msg("%s", err);
     assert_int_equal(c.n_ods_paths, 1);
     assert_string_equal(c.ods_paths[0], "cli/ods");
     cpis_config_free(&c);

@@ -490,7 +490,7 @@ static void nhs_from_seed(unsigned seed, char out[11])
 {
     for (;;) {
         unsigned x = 100000000u + (seed * 2654435761u) % 899999999u;
-        char d[10];
+        char d[16];
         snprintf(d, sizeof d, "%09u", x);
         int sum = 0;
         for (int i = 0; i < 9; i++)
@@ -499,33 +499,35 @@ static void nhs_from_seed(unsigned seed, char out[11])
         if (c == 11)
             c = 0;
         if (c != 10) {
-            snprintf(out, 11, "%s%d", d, c);
+            memcpy(out, d, 9);
+            out[9] = (char)('0' + c);
+            out[10] = '\0';
             return;
         }
         seed += 7919;
     }
 }
 
-static const char *tmpl =
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<REPC_IN000004GB01 xmlns=\"urn:hl7-org:v3\"><ControlActEvent><subject>"
-    "<CP-ISAccessToServiceNotification><id root=\"%08X-0000-4000-8000-%012X\"/>"
-    "<effectiveTime value=\"%s\"/>"
-    "<primaryInformationRecipient><AssignedOrganization>"
-    "<id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"706\"/>"
-    "</AssignedOrganization></primaryInformationRecipient>"
-    "<pertinentInformation><TotalReturnedRecords><value value=\"1\"/></TotalReturnedRecords>"
-    "</pertinentInformation><pertinentInformation2><CP-ISRecordAccess>"
-    "<effectiveTime value=\"%s\"/><subject><ChildProtectionPlan>"
-    "<id root=\"2.16.840.1.113883.2.1.4.1\" extension=\"%s\"/></ChildProtectionPlan></subject>"
-    "<pertinentInformation><CP-ISNHSQuery><author><AssignedAuthor>"
-    "<id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5551234%05u\"/>"
-    "<code code=\"R0260\" displayName=\"Medical Practitioner\"/>"
-    "<assignedPerson><name><given>Alex</given><family>Morgan</family></name></assignedPerson>"
-    "<representedOrganization><id root=\"2.16.840.1.113883.2.1.3.2.4.19.2\" extension=\"%s\"/>"
-    "<name>SITE</name></representedOrganization></AssignedAuthor></author></CP-ISNHSQuery>"
-    "</pertinentInformation></CP-ISRecordAccess></pertinentInformation2>"
-    "</CP-ISAccessToServiceNotification></subject></ControlActEvent></REPC_IN000004GB01>\n";
+#define TMPL \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" \
+    "<REPC_IN000004GB01 xmlns=\"urn:hl7-org:v3\"><ControlActEvent><subject>" \
+    "<CP-ISAccessToServiceNotification><id root=\"%08X-0000-4000-8000-%012X\"/>" \
+    "<effectiveTime value=\"%s\"/>" \
+    "<primaryInformationRecipient><AssignedOrganization>" \
+    "<id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"706\"/>" \
+    "</AssignedOrganization></primaryInformationRecipient>" \
+    "<pertinentInformation><TotalReturnedRecords><value value=\"1\"/></TotalReturnedRecords>" \
+    "</pertinentInformation><pertinentInformation2><CP-ISRecordAccess>" \
+    "<effectiveTime value=\"%s\"/><subject><ChildProtectionPlan>" \
+    "<id root=\"2.16.840.1.113883.2.1.4.1\" extension=\"%s\"/></ChildProtectionPlan></subject>" \
+    "<pertinentInformation><CP-ISNHSQuery><author><AssignedAuthor>" \
+    "<id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5551234%05u\"/>" \
+    "<code code=\"R0260\" displayName=\"Medical Practitioner\"/>" \
+    "<assignedPerson><name><given>Alex</given><family>Morgan</family></name></assignedPerson>" \
+    "<representedOrganization><id root=\"2.16.840.1.113883.2.1.3.2.4.19.2\" extension=\"%s\"/>" \
+    "<name>SITE</name></representedOrganization></AssignedAuthor></author></CP-ISNHSQuery>" \
+    "</pertinentInformation></CP-ISRecordAccess></pertinentInformation2>" \
+    "</CP-ISAccessToServiceNotification></subject></ControlActEvent></REPC_IN000004GB01>\n"
 
 #define STRESS_CHILDREN 120
 #define STRESS_PER_CHILD 25
@@ -563,9 +565,9 @@ static char **stress_messages(void)
             char ts[40];
             snprintf(ts, sizeof ts, "%04d%02d%02d%02d%02d%02d+0000", (int)y, (int)mo, (int)d,
                      (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
-            size_t cap = strlen(tmpl) + 256;
+            size_t cap = sizeof TMPL + 256;
             char *s = malloc(cap);
-            snprintf(s, cap, tmpl, c, k, ts, ts, nhs, k, sites[step]);
+            snprintf(s, cap, TMPL, c, k, ts, ts, nhs, k, sites[step]);
             m[c * STRESS_PER_CHILD + k] = s;
         }
     }
