@@ -47,7 +47,7 @@ SO       := $(BUILD)/cpis_notify.so
 MOCKHOST := $(BUILD)/cpis-mockhost
 INTERNAL := $(BUILD)/libcpis_internal.a
 
-.PHONY: all check test-run check-san check-tsan check-exports check-header \
+.PHONY: all check test-run fuzz-replay check-san check-tsan check-exports check-header \
         install clean fuzz bench scenarios
 
 all: $(SO) $(MOCKHOST)
@@ -86,10 +86,14 @@ TEST_ENV = CPIS_PLUGIN_SO=$(abspath $(SO)) CPIS_MOCKHOST=$(abspath $(MOCKHOST)) 
            CPIS_SAMPLES=$(abspath samples) CPIS_SPEC=$(abspath ../shared/spec) \
            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
-test-run: $(SO) $(MOCKHOST) $(TEST_BINS) check-exports
+test-run: $(SO) $(MOCKHOST) $(TEST_BINS) $(FUZZ_REPLAY_BINS) check-exports
 	@fail=0; for t in $(TEST_BINS); do \
 	  echo "== $$t"; \
 	  $(TEST_ENV) $$t 2>&1 || fail=1; \
+	done; \
+	for f in $(FUZZ_NAMES); do \
+	  echo "== fuzz corpus $$f"; \
+	  $(TEST_ENV) $(BUILD)/fuzz-replay/$$f $$f tests/fuzz/corpus/$$f 2>&1 || fail=1; \
 	done; \
 	for s in $(sort $(wildcard tests/scenarios/*.sh)); do \
 	  echo "== $$s"; \
@@ -122,6 +126,40 @@ check-header:
 	  printf '#include "cpis/plugin.h"\nint main(void){return (int)sizeof(struct cpis_host_api) == 0;}\n' \
 	  | $(CC) -std=$$std -pedantic -Wall -Wextra -Werror -Iinclude -x c - -o $(BUILD)/header-$$std || exit 1; \
 	done; echo "check-header: include/cpis/plugin.h compiles as C99 and C11"
+
+# ---- fuzzing ---------------------------------------------------------------
+# tests/fuzz/fuzz_NAME.c are libFuzzer targets; tests/fuzz/corpus/NAME/ their
+# committed seeds.  `make check` replays every corpus (replay_main.c, no
+# libFuzzer needed); `make fuzz` runs each target for FUZZ_SECONDS with clang
+# (packages clang and libclang-rt-14-dev, installed on demand).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_POSIX_C_SOURCE=200809L \
+              -D_DEFAULT_SOURCE -Iinclude -Iplugin -Iworkflow $(PKG_CFLAGS)
+
+$(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(INTERNAL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< tests/fuzz/replay_main.c $(INTERNAL) \
+	  $(LDFLAGS_ALL) $(PKG_LIBS) -lpthread
+
+build/fuzz/%: tests/fuzz/fuzz_%.c $(PLUGIN_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out plugin/entry.c,$(PLUGIN_SRCS)) $(PKG_LIBS) -lpthread
+
+fuzz:
+	@command -v clang >/dev/null && [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || \
+	  { apt-get install -y clang libclang-rt-14-dev || { echo "fuzz: needs clang and libclang-rt-14-dev"; exit 2; }; }
+	$(MAKE) $(FUZZ_NAMES:%=build/fuzz/%)
+	@mkdir -p build/fuzz/logs
+	@for f in $(FUZZ_NAMES); do \
+	  mkdir -p build/fuzz/work-$$f; \
+	  echo "== fuzzing $$f for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/ build/fuzz/work-$$f tests/fuzz/corpus/$$f \
+	    > build/fuzz/logs/$$f.log 2>&1 || { tail -40 build/fuzz/logs/$$f.log; exit 1; }; \
+	  grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov:' build/fuzz/logs/$$f.log | tail -3; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/cpis-notify $(DESTDIR)$(PREFIX)/bin \
