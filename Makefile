@@ -47,7 +47,7 @@ SO       := $(BUILD)/cpis_notify.so
 MOCKHOST := $(BUILD)/cpis-mockhost
 INTERNAL := $(BUILD)/libcpis_internal.a
 
-.PHONY: all check test-run fuzz-replay check-san check-tsan check-exports check-header \
+.PHONY: all check test-run fuzz-replay demo check-san check-tsan check-exports check-header \
         install clean fuzz bench scenarios
 
 all: $(SO) $(MOCKHOST)
@@ -126,6 +126,17 @@ check-header:
 	  printf '#include "cpis/plugin.h"\nint main(void){return (int)sizeof(struct cpis_host_api) == 0;}\n' \
 	  | $(CC) -std=$$std -pedantic -Wall -Wextra -Werror -Iinclude -x c - -o $(BUILD)/header-$$std || exit 1; \
 	done; echo "check-header: include/cpis/plugin.h compiles as C99 and C11"
+
+# ---- demo: the mock host replays the samples under both policies ---------------
+demo: $(SO) $(MOCKHOST)
+	@echo "== The cascade (NHS 111 -> ambulance control -> crew -> A&E -> ward), version 5 (legacy):"
+	@$(MOCKHOST) --config samples/config/v5.json replay samples/cascade | tail -n 1
+	@echo "== The same cascade, version 6 (revised policy):"
+	@$(MOCKHOST) --config samples/config/v6.json replay samples/cascade | tail -n 1
+	@echo "== What version 6 writes, action by action:"
+	@$(MOCKHOST) --config samples/config/v6.json deliver samples/cascade
+	@echo "== Every sample (HL7 V3, FHIR, MESH pairs), version 6:"
+	@$(MOCKHOST) --config samples/config/v6.json replay samples/cascade samples/messages samples/mesh | tail -n 1
 
 # ---- fuzzing ---------------------------------------------------------------
 # tests/fuzz/fuzz_NAME.c are libFuzzer targets; tests/fuzz/corpus/NAME/ their
