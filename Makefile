@@ -43,10 +43,14 @@ TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_SRCS := $(sort $(wildcard tests/support/*.c))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+
 SO       := $(BUILD)/cpis_notify.so
 MOCKHOST := $(BUILD)/cpis-mockhost
 INTERNAL := $(BUILD)/libcpis_internal.a
 
+.SECONDARY:
 .PHONY: all check test-run fuzz-replay demo check-san check-tsan check-exports check-header \
         install clean fuzz bench scenarios
 
@@ -143,8 +147,6 @@ demo: $(SO) $(MOCKHOST)
 # committed seeds.  `make check` replays every corpus (replay_main.c, no
 # libFuzzer needed); `make fuzz` runs each target for FUZZ_SECONDS with clang
 # (packages clang and libclang-rt-14-dev, installed on demand).
-FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
-FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_POSIX_C_SOURCE=200809L \
               -D_DEFAULT_SOURCE -Iinclude -Iplugin -Iworkflow $(PKG_CFLAGS)

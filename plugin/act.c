@@ -177,7 +177,7 @@ static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int co
     };
     if (out) {
         out->error = (uint32_t)code;
-        snprintf(out->detail, sizeof out->detail, "%s: %s", names[code], detail);
+        snprintf(out->detail, sizeof out->detail, "%s: %.200s", names[code], detail);
         cpis_scrub_digits(out->detail);
     }
     int rc = h->quarantine(h->ctx, &q);
