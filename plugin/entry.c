@@ -199,6 +199,20 @@ static void on_shutdown(void *user)
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
+/* Live plugin instances in this process: the parsers' process-wide hook (the
+ * external entity loader) is removed when the last one shuts down, so
+ * nothing points into the library after dlclose. */
+static pthread_mutex_t instances_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned instances;
+
+static void instance_gone(void)
+{
+    pthread_mutex_lock(&instances_lock);
+    if (instances > 0 && --instances == 0)
+        cpis_parse_shutdown();
+    pthread_mutex_unlock(&instances_lock);
+}
+
 static int plugin_init(const struct cpis_host_api *host, const struct cpis_config_source *config,
                        struct cpis_plugin **out, char *err, size_t cap)
 {
@@ -239,7 +253,12 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
         set_err(err, cap, "host API table: required function %s is NULL", missing);
         return CPIS_ERR_ABI;
     }
-    if (cpis_parse_init() != 0) {
+    pthread_mutex_lock(&instances_lock);
+    int prc = cpis_parse_init();
+    if (prc == 0)
+        instances++;
+    pthread_mutex_unlock(&instances_lock);
+    if (prc != 0) {
         set_err(err, cap, "init: could not initialise the parsers");
         return CPIS_ERR_INTERNAL;
     }
@@ -247,6 +266,7 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
     struct cpis_plugin *p = calloc(1, sizeof *p);
     if (p == NULL) {
         set_err(err, cap, "out of memory");
+        instance_gone();
         return CPIS_ERR_NOMEM;
     }
     p->host = host;
@@ -257,6 +277,7 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
         set_err(err, cap, "%s", why);
         pthread_mutex_destroy(&p->lock);
         free(p);
+        instance_gone();
         return CPIS_ERR_CONFIG;
     }
 
@@ -276,6 +297,7 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
             runtime_free(p->rt);
             pthread_mutex_destroy(&p->lock);
             free(p);
+            instance_gone();
             return rc;
         }
     }
@@ -298,6 +320,7 @@ static void plugin_shutdown(struct cpis_plugin *p)
     rt_release(p, p->rt);
     pthread_mutex_destroy(&p->lock);
     free(p);
+    instance_gone();
 }
 
 /* ---- parse (dry run) ------------------------------------------------------- */

@@ -52,6 +52,16 @@ static void ids_init_once(void)
     init_status = 0;
 }
 
+/* The compiled patterns live as long as the library: freed when the plugin
+ * is unloaded (dlclose), so a host that loads and unloads it leaks nothing. */
+__attribute__((destructor)) static void ids_fini(void)
+{
+    for (int i = 0; i < PAT_COUNT_; i++) {
+        pcre2_code_free(compiled[i]);
+        compiled[i] = NULL;
+    }
+}
+
 int cpis_ids_init(void)
 {
     pthread_once(&init_once, ids_init_once);
