@@ -392,6 +392,14 @@ static int process_access(struct cpis_plugin *p, const struct runtime *rt,
     }
     for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
         rc = do_action(p, &acts.v[i], &w, a->nhs_number, &c);
+    cpis_log(p, CPIS_LOG_DEBUG,
+             "access at %s (%s): case %s, %s, %zu action(s)%s", w.place_code,
+             w.setting,
+             c.status == CPIS_CASE_OPEN     ? "open"
+             : c.status == CPIS_CASE_CLOSED ? "closed"
+                                            : "unknown to the host",
+             acts.new_access ? "new" : "already recorded (re-delivery)", acts.n,
+             rc == CPIS_OK ? "" : ", stopped by a host failure");
 
     wf_actions_free(&acts);
     wf_child_free(&child);
