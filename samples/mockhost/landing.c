@@ -375,7 +375,7 @@ static const char CSS[] =
     ".product{font-weight:700;font-size:1.125rem}\n"
     ".who-am-i{font-size:.95rem}\n"
     ".wrap{max-width:1120px;margin:0 auto;padding:0 1.5rem}\n"
-    "main{padding:1.5rem 0 3rem}\n"
+    "main.wrap{padding-top:2rem;padding-bottom:2.5rem}\n"
     "h1{font-size:1.9rem;line-height:1.2;margin:0 0 .25rem}\n"
     ".lede{margin:0 0 1rem;color:var(--muted);font-size:1.05rem}\n"
     ".guidance{background:#fff;border-left:6px solid var(--blue);padding:.75rem 1rem;"
@@ -444,8 +444,7 @@ static const char CSS[] =
     "background:var(--focus);color:var(--text);box-shadow:0 -2px var(--focus),"
     "0 4px var(--text);text-decoration:none}\n"
     "@media (max-width:720px){.step{grid-template-columns:1fr}.call{align-self:start}}\n"
-    "@media print{.masthead{background:none;color:var(--text)}details.older>summary{"
-    "display:none}}\n";
+    "@media print{.masthead{background:none;color:var(--text)}.card{break-inside:avoid}}\n";
 
 struct page {
     FILE *f;
@@ -605,7 +604,8 @@ static void put_card(struct page *pg, const struct entry *e, int idx)
     put_note_state(f, e);
     fputs("</header>\n", f);
     if (timeline != NULL && views > 0) {
-        put_pathway(f, timeline);
+        if (views > 1)
+            put_pathway(f, timeline);
         fputs("<ol class=\"timeline\" aria-label=\"Views, earliest first\">\n", f);
         const cJSON *s;
         cJSON_ArrayForEach(s, timeline) put_step(f, s);
