@@ -28,8 +28,10 @@
 #include "cpis/plugin.h"
 
 #include "cases.h"
+#include "configcmd.h"
 #include "host.h"
 #include "inputs.h"
+#include "landing.h"
 #include "loader.h"
 #include "store.h"
 
@@ -60,6 +62,11 @@ static const char USAGE[] =
     "  quarantine list        one JSON line per quarantined message\n"
     "  quarantine redeliver ID\n"
     "                         deliver a quarantined message again\n"
+    "  landing --worker ID --html FILE\n"
+    "                         the worker's (or --team NAME's) CP-IS landing-page\n"
+    "                         module, as a self-contained HTML page, from --db\n"
+    "  config check FILE      validate an admin configuration; every problem\n"
+    "  config show            the effective --config: each value and its source\n"
     "\n"
     "options:\n"
     "  --plugin SO    the plugin (default: cpis_notify.so beside this program)\n"
@@ -126,6 +133,8 @@ static const struct command_help COMMAND_HELP[] = {
      "transport_id, notification, time, status).  redeliver: deliver the\n"
      "stored payload again as a new event; on success it is marked\n"
      "redelivered.\n"},
+    {"landing", LANDING_HELP},
+    {"config", CONFIG_HELP},
 };
 
 static const char *command_help(const char *name)
@@ -217,7 +226,13 @@ static int parse_options(struct options *o, int argc, char **argv)
                 slot = &o->reconfigure;
             else if (strcmp(a, "--ods") == 0)
                 slot = &o->ods[o->nods];
-            else
+            else if (o->command != NULL && (strcmp(o->command, "landing") == 0 ||
+                                            strcmp(o->command, "config") == 0)) {
+                /* landing and config read their own options (--worker,
+                 * --team, --html, --json): landing.c, configcmd.c */
+                o->args[o->nargs++] = argv[i];
+                continue;
+            } else
                 return usage_error("unknown option %s", a);
             if (i + 1 >= argc)
                 return usage_error("option %s needs a value", a);
@@ -919,6 +934,10 @@ int main(int argc, char **argv)
         rc = cmd_deliver(&o, 1);
     else if (strcmp(o.command, "report") == 0)
         rc = cmd_report(&o);
+    else if (strcmp(o.command, "landing") == 0)
+        rc = landing_main(o.db, o.args, o.nargs);
+    else if (strcmp(o.command, "config") == 0)
+        rc = config_main(o.plugin_path, o.config_path, o.ods, o.args, o.nargs);
     else
         rc = cmd_quarantine(&o);
 

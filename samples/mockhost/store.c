@@ -682,3 +682,74 @@ int store_quarantine_mark(struct store *st, const char *quarantine_id,
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
+
+/* ---- landing-page preview queries -------------------------------------- */
+
+/* The heading the workflow's case-note stub puts before the space the
+ * social worker fills in (workflow/render.c); text after it means the
+ * worker has recorded the action taken. */
+static const char NOTE_ACTION_MARKER[] =
+    "ACTION TAKEN (to be completed by the social worker):";
+
+static const char *column_text(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *s = sqlite3_column_text(stmt, col);
+    return s != NULL ? (const char *)s : "";
+}
+
+int store_landing_each(struct store *st, const char *worker, const char *team,
+                       void (*fn)(void *user, const struct store_landing_row *row),
+                       void *user)
+{
+    /* The note body holds the child's NHS number: only the state derived
+     * from it leaves SQLite, never the text.  Likewise only the last four
+     * digits of the NHS number on the child's kept records. */
+    static const char sql[] =
+        "SELECT l.id, l.revision, l.case_id, l.worker, l.team,"
+        " l.notification_id, l.title, COALESCE(l.detail_json, ''),"
+        " l.updated_at, COALESCE(n.revision, 0),"
+        " CASE WHEN n.id IS NULL THEN 0"
+        "      WHEN instr(n.body, ?3) = 0 THEN 1"
+        "      WHEN length(trim(substr(n.body, instr(n.body, ?3) + length(?3)),"
+        "                       ' ' || char(9, 10, 13))) = 0 THEN 2"
+        "      ELSE 3 END,"
+        " COALESCE((SELECT substr(r.nhs_number, -4) FROM records r"
+        "           WHERE r.case_id = l.case_id AND r.case_id <> ''"
+        "           AND length(r.nhs_number) = 10 LIMIT 1), '')"
+        " FROM landing l LEFT JOIN case_notes n ON n.id = 'note/' || l.id"
+        " WHERE (?1 IS NOT NULL AND l.worker = ?1)"
+        "    OR (?2 IS NOT NULL AND l.team = ?2)"
+        " ORDER BY l.updated_at DESC, l.created_seq DESC, l.id";
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, sql, &stmt);
+    if (rc == CPIS_OK) {
+        if (worker != NULL)
+            sqlite3_bind_text(stmt, 1, worker, -1, SQLITE_TRANSIENT);
+        if (team != NULL)
+            sqlite3_bind_text(stmt, 2, team, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 3, NOTE_ACTION_MARKER, -1, SQLITE_STATIC);
+        int s;
+        while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+            struct store_landing_row row = {
+                .id = column_text(stmt, 0),
+                .revision = sqlite3_column_int64(stmt, 1),
+                .case_id = column_text(stmt, 2),
+                .worker = column_text(stmt, 3),
+                .team = column_text(stmt, 4),
+                .notification_id = column_text(stmt, 5),
+                .title = column_text(stmt, 6),
+                .detail_json = column_text(stmt, 7),
+                .updated_at = sqlite3_column_int64(stmt, 8),
+                .note_revision = sqlite3_column_int64(stmt, 9),
+                .note_state = sqlite3_column_int(stmt, 10),
+                .nhs_last4 = column_text(stmt, 11),
+            };
+            fn(user, &row);
+        }
+        rc = step_status(st, s);
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}

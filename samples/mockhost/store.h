@@ -138,4 +138,40 @@ void store_quarantine_row_free(struct store_quarantine_row *row);
 int store_quarantine_mark(struct store *st, const char *quarantine_id,
                           const char *status);
 
+
+/* ---- read-only queries for the landing-page preview (landing.c) ---- */
+
+/* One landing-page entry as a practitioner's module shows it, with the state
+ * of its case-note stub.  Borrowed for the callback.  No NHS number: only
+ * its last four digits (nhs_last4, "" when the store has no record for the
+ * case), so the full number never reaches the page renderer. */
+enum store_note_state {
+    STORE_NOTE_NONE = 0,     /* no case-note stub for this entry */
+    STORE_NOTE_WRITTEN = 1,  /* a stub exists (no action section found) */
+    STORE_NOTE_AWAITING = 2, /* the stub's action section is still empty */
+    STORE_NOTE_ACTIONED = 3  /* the worker has written the action taken */
+};
+
+struct store_landing_row {
+    const char *id;
+    int64_t revision;
+    const char *case_id;
+    const char *worker;
+    const char *team;
+    const char *notification_id;
+    const char *title;
+    const char *detail_json;  /* "" when the plugin sent none */
+    int64_t updated_at;       /* epoch seconds, latest access in the entry */
+    int64_t note_revision;    /* 0 when no stub */
+    int note_state;           /* enum store_note_state */
+    const char *nhs_last4;
+};
+
+/* Calls fn for every landing entry whose worker equals `worker` or whose
+ * team equals `team` (either may be NULL = not matched), newest first
+ * (updated_at, then creation order).  Returns CPIS_OK or the first error. */
+int store_landing_each(struct store *st, const char *worker, const char *team,
+                       void (*fn)(void *user, const struct store_landing_row *row),
+                       void *user);
+
 #endif /* MOCKHOST_STORE_H */

@@ -1,0 +1,799 @@
+/*
+ * landing.c - `cpis-mockhost landing`: a preview of the CP-IS notification
+ * module on a practitioner's landing page (see landing.h).
+ *
+ * What the page shows, per landing entry (one per episode, newest first):
+ * the child's case id, the last four digits of the NHS number (masked as
+ * "*** *** 5552"; the full number never reaches this file), the pathway as a
+ * timeline (time, place with its kind of setting and a phone number as a
+ * tel: link, who viewed), and the state of the episode's case-note stub.
+ *
+ * Older episodes are collapsed in one <details> element.  The rule: an
+ * episode is "older" when its latest view is more than OLDER_AFTER_DAYS
+ * days before the newest episode's latest view, or when it is not among the
+ * RECENT_MAX newest episodes.  (Relative to the newest episode, not to the
+ * clock, so a preview of old sample data still opens on something.)
+ *
+ * The page is self-contained: inline CSS, no script, no network, no web
+ * fonts.  Every string from the store is HTML-escaped, and free text is
+ * scrubbed of anything shaped like an NHS number (ten digits, or 3-3-4
+ * digit groups) as a second line of defence.  Times are shown in UK time
+ * (GMT/BST), with the UTC instant in each <time datetime>.
+ */
+#include "landing.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cpis/plugin.h"
+
+#include "store.h"
+
+#define OLDER_AFTER_DAYS 14
+#define RECENT_MAX 5
+
+static const char PROG[] = "cpis-mockhost";
+
+const char LANDING_HELP[] =
+    "usage: cpis-mockhost --db FILE landing (--worker ID | --team NAME)\n"
+    "                     --html FILE\n"
+    "Render the CP-IS notification module of a practitioner's landing page,\n"
+    "as the host would show it, from what the --db store holds (run\n"
+    "`replay --db FILE ...` first).  One card per episode, newest first: the\n"
+    "child's case, the pathway as a timeline (time, place, kind of setting,\n"
+    "phone number, who viewed) and the state of the case-note stub.  Episodes\n"
+    "whose latest view is more than 14 days before the newest one, and all\n"
+    "but the 5 newest, are collapsed under \"Older episodes\".\n"
+    "\n"
+    "  --worker ID   entries allocated to this social worker (user id)\n"
+    "  --team NAME   entries for this team (with --worker: either matches)\n"
+    "  --html FILE   where to write the page (\"-\" = standard output)\n"
+    "\n"
+    "The page is one self-contained HTML file (no script, no network).  It\n"
+    "shows professionals' names and the child's case id, never a full NHS\n"
+    "number.  A worker with no entries gets a page saying so.\n"
+    "Exit status: 0 page written, 1 page written but an entry could not be\n"
+    "read (named on stderr), 2 usage error or the store or page could not\n"
+    "be opened.\n";
+
+enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
+
+static int usage(const char *fmt, ...) CPIS_PRINTF(1, 2);
+static int usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: landing: ", PROG);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (try %s landing --help)\n", PROG);
+    return EXIT_USAGE;
+}
+
+/* ---- the entries, copied out of the store -------------------------------- */
+
+struct entry {
+    char *id, *case_id, *worker, *team, *title, *nhs_last4;
+    int64_t revision, updated_at, note_revision;
+    int note_state;
+    cJSON *detail;    /* parsed detail_json, NULL when absent or unreadable */
+    int detail_bad;   /* detail_json was present but not usable */
+};
+
+struct entries {
+    struct entry *v;
+    size_t n, cap;
+    int nomem;
+};
+
+static void collect(void *user, const struct store_landing_row *r)
+{
+    struct entries *es = user;
+    if (es->nomem)
+        return;
+    if (es->n == es->cap) {
+        size_t cap = es->cap ? es->cap * 2 : 16;
+        struct entry *v = realloc(es->v, cap * sizeof *v);
+        if (v == NULL) {
+            es->nomem = 1;
+            return;
+        }
+        es->v = v;
+        es->cap = cap;
+    }
+    struct entry *e = &es->v[es->n];
+    memset(e, 0, sizeof *e);
+    e->id = strdup(r->id);
+    e->case_id = strdup(r->case_id);
+    e->worker = strdup(r->worker);
+    e->team = strdup(r->team);
+    e->title = strdup(r->title);
+    e->nhs_last4 = strdup(r->nhs_last4);
+    e->revision = r->revision;
+    e->updated_at = r->updated_at;
+    e->note_revision = r->note_revision;
+    e->note_state = r->note_state;
+    if (r->detail_json[0] != '\0') {
+        e->detail = cJSON_ParseWithOpts(r->detail_json, NULL, 1);
+        if (e->detail == NULL ||
+            !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(e->detail, "timeline"))) {
+            cJSON_Delete(e->detail);
+            e->detail = NULL;
+            e->detail_bad = 1;
+        }
+    }
+    es->n++;
+    if (e->id == NULL || e->case_id == NULL || e->worker == NULL ||
+        e->team == NULL || e->title == NULL || e->nhs_last4 == NULL)
+        es->nomem = 1;
+}
+
+static void entries_free(struct entries *es)
+{
+    for (size_t i = 0; i < es->n; i++) {
+        struct entry *e = &es->v[i];
+        free(e->id);
+        free(e->case_id);
+        free(e->worker);
+        free(e->team);
+        free(e->title);
+        free(e->nhs_last4);
+        cJSON_Delete(e->detail);
+    }
+    free(es->v);
+    memset(es, 0, sizeof *es);
+}
+
+/* ---- escaping --------------------------------------------------------- */
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Length of an NHS-number-shaped run at s (ten digits, or the 3-3-4 groups
+ * "944 930 5552" / "944-930-5552"), not glued to more digits; 0 if none.
+ * prev is the character before s (or '\0'). */
+static size_t nhs_shape(const char *s, char prev)
+{
+    if (is_digit(prev))
+        return 0;
+    size_t i = 0;
+    while (i < 10 && is_digit(s[i]))
+        i++;
+    if (i == 10 && !is_digit(s[10]))
+        return 10;
+    static const int groups[] = {3, 3, 4};
+    size_t k = 0;
+    for (int g = 0; g < 3; g++) {
+        if (g > 0) {
+            if (s[k] != ' ' && s[k] != '-')
+                return 0;
+            k++;
+        }
+        for (int d = 0; d < groups[g]; d++, k++)
+            if (!is_digit(s[k]))
+                return 0;
+    }
+    return is_digit(s[k]) ? 0 : k;
+}
+
+/* Writes s HTML-escaped (text and attribute safe).  Control characters
+ * other than tab and newline are dropped.  With scrub, anything shaped like
+ * an NHS number is written masked. */
+static void put_esc(FILE *f, const char *s, int scrub)
+{
+    char prev = '\0';
+    for (const char *p = s != NULL ? s : ""; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        size_t run = scrub ? nhs_shape(p, prev) : 0;
+        if (run > 0) {
+            /* the last four digits of the run */
+            char last4[5];
+            size_t got = 0;
+            for (size_t k = run; k > 0 && got < 4; k--)
+                if (is_digit(p[k - 1]))
+                    last4[3 - got++] = p[k - 1];
+            last4[4] = '\0';
+            fprintf(f, "*** *** %s", last4);
+            p += run - 1;
+            prev = '4';
+            continue;
+        }
+        prev = (char)c;
+        switch (c) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default:
+            if (c < 0x20 && c != '\t' && c != '\n')
+                break;
+            if (c == 0x7f)
+                break;
+            fputc(c, f);
+        }
+    }
+}
+
+/* Free text from the store: escaped and scrubbed. */
+static void put_text(FILE *f, const char *s) { put_esc(f, s, 1); }
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) && v->valuestring != NULL ? v->valuestring : "";
+}
+
+/* A CSS-class-safe token for a setting name ([a-z0-9_] only, else "other"). */
+static const char *setting_class(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return "unknown";
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '_'))
+            return "other";
+    return s;
+}
+
+/* ---- UK time ----------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Epoch seconds of 01:00 UTC on the last Sunday of a month (31 days). */
+static int64_t last_sunday_0100(int64_t year, int month)
+{
+    int64_t day31 = days_from_civil(year, month, 31);
+    int64_t wd = (day31 + 4) % 7; /* 1970-01-01 was a Thursday (4) */
+    if (wd < 0)
+        wd += 7;
+    return (day31 - wd) * 86400 + 3600;
+}
+
+/* Parses "YYYY-MM-DDTHH:MM:SSZ" into epoch seconds; -1 on error. */
+static int parse_iso(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, se;
+    char z = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &se, &z) != 7 ||
+        z != 'Z' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return -1;
+    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    return 0;
+}
+
+struct uk_time {
+    char date[32];  /* "Fri 15 Mar 2024" */
+    char hm[8];     /* "14:02" */
+    const char *zone; /* "GMT" or "BST" */
+};
+
+static void uk_time(int64_t t, struct uk_time *out)
+{
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static const char *const wday[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    int64_t y = tm.tm_year + 1900;
+    int bst = t >= last_sunday_0100(y, 3) && t < last_sunday_0100(y, 10);
+    if (bst) {
+        tt += 3600;
+        gmtime_r(&tt, &tm);
+    }
+    snprintf(out->date, sizeof out->date, "%s %d %s %d", wday[tm.tm_wday % 7],
+             tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900);
+    snprintf(out->hm, sizeof out->hm, "%02d:%02d", tm.tm_hour % 24, tm.tm_min % 60);
+    out->zone = bst ? "BST" : "GMT";
+}
+
+static void put_time(FILE *f, const char *iso, int with_date)
+{
+    int64_t t;
+    if (parse_iso(iso, &t) != 0) {
+        fputs("<span class=\"unknown-time\">", f);
+        put_text(f, iso[0] ? iso : "time not given");
+        fputs("</span>", f);
+        return;
+    }
+    struct uk_time u;
+    uk_time(t, &u);
+    fputs("<time datetime=\"", f);
+    put_esc(f, iso, 0);
+    fputs("\">", f);
+    if (with_date)
+        fprintf(f, "%s, %s %s", u.date, u.hm, u.zone);
+    else
+        fprintf(f, "<span class=\"hm\">%s</span> <span class=\"zone\">%s</span>"
+                   "<span class=\"day\">%s</span>", u.hm, u.zone, u.date);
+    fputs("</time>", f);
+}
+
+/* ---- phone numbers ------------------------------------------------------- */
+
+/* The tel: URI of a UK phone number as written in the ODS data: digits
+ * only, a leading 0 becomes +44.  "" when there are no digits. */
+static void tel_uri(const char *phone, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *p = phone;
+    while (*p == ' ')
+        p++;
+    if (*p == '+' && n + 1 < cap)
+        out[n++] = '+';
+    int first = 1;
+    for (; *p && n + 4 < cap; p++) {
+        if (!is_digit(*p))
+            continue;
+        if (first && *p == '0' && out[0] != '+') {
+            memcpy(out + n, "+44", 3);
+            n += 3;
+            first = 0;
+            continue;
+        }
+        first = 0;
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+    if (n > 0 && strspn(out, "+") == n)
+        out[0] = '\0';
+}
+
+/* ---- the page ---------------------------------------------------------------- */
+
+static const char CSS[] =
+    ":root{--text:#212b32;--muted:#4c6272;--bg:#f0f4f5;--card:#fff;--line:#d8dde0;"
+    "--blue:#005eb8;--dark-blue:#003087;--focus:#ffeb3b}\n"
+    "*{box-sizing:border-box}\n"
+    "html{font-size:100%}\n"
+    "body{margin:0;background:var(--bg);color:var(--text);"
+    "font-family:\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,\"DejaVu Sans\",sans-serif;"
+    "line-height:1.5}\n"
+    ".skip{position:absolute;left:-999px;top:0;padding:.5rem 1rem;background:var(--focus);"
+    "color:var(--text)}\n"
+    ".skip:focus{left:1rem}\n"
+    ".masthead{background:var(--blue);color:#fff;padding:.75rem 0}\n"
+    ".masthead .wrap{display:flex;justify-content:space-between;align-items:baseline;"
+    "gap:1rem;flex-wrap:wrap}\n"
+    ".masthead p{margin:0}\n"
+    ".product{font-weight:700;font-size:1.125rem}\n"
+    ".who-am-i{font-size:.95rem}\n"
+    ".wrap{max-width:1120px;margin:0 auto;padding:0 1.5rem}\n"
+    "main.wrap{padding-top:2rem;padding-bottom:2.5rem}\n"
+    "h1{font-size:1.9rem;line-height:1.2;margin:0 0 .25rem}\n"
+    ".lede{margin:0 0 1rem;color:var(--muted);font-size:1.05rem}\n"
+    ".guidance{background:#fff;border-left:6px solid var(--blue);padding:.75rem 1rem;"
+    "margin:0 0 1.5rem;border-radius:0 6px 6px 0}\n"
+    ".guidance p{margin:0}\n"
+    "h2{font-size:1.3rem;margin:1.75rem 0 .75rem}\n"
+    ".card{background:var(--card);border:1px solid var(--line);border-radius:8px;"
+    "margin:0 0 1.25rem;box-shadow:0 1px 2px rgba(33,43,50,.08)}\n"
+    ".card>header{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap;"
+    "padding:1rem 1.25rem .75rem;border-bottom:1px solid var(--line)}\n"
+    ".card h3{margin:0;font-size:1.25rem;line-height:1.3}\n"
+    ".card h3 .case{color:var(--dark-blue)}\n"
+    ".facts{margin:.25rem 0 0;padding:0;list-style:none;display:flex;flex-wrap:wrap;"
+    "gap:.25rem 1.25rem;color:var(--muted);font-size:.95rem}\n"
+    ".facts strong{color:var(--text);font-weight:600}\n"
+    ".note{align-self:flex-start;margin:0;padding:.3rem .75rem;border-radius:999px;"
+    "font-size:.9rem;font-weight:600;border:2px solid;white-space:nowrap}\n"
+    ".note-awaiting{background:#fff4d6;border-color:#b35c00;color:#5c2e00}\n"
+    ".note-actioned{background:#e3f4e9;border-color:#007f3b;color:#00401e}\n"
+    ".note-written{background:#e8f1fb;border-color:#005eb8;color:#003087}\n"
+    ".note-none{background:#eef0f2;border-color:#768692;color:#212b32}\n"
+    ".pathway{margin:0;padding:.6rem 1.25rem;font-size:.95rem;color:var(--muted);"
+    "border-bottom:1px solid var(--line);background:#fafbfb}\n"
+    ".pathway strong{color:var(--text)}\n"
+    ".timeline{list-style:none;margin:0;padding:.5rem 1.25rem 1rem}\n"
+    ".step{display:grid;grid-template-columns:8.5rem 1fr auto;gap:.25rem 1rem;"
+    "padding:.75rem 0 .75rem 1.5rem;position:relative;border-left:3px solid var(--line);"
+    "margin-left:.5rem}\n"
+    ".step::before{content:\"\";position:absolute;left:-.6rem;top:1.05rem;width:.9rem;"
+    "height:.9rem;border-radius:50%;background:#fff;border:3px solid var(--blue)}\n"
+    ".step:last-child{border-left-color:transparent}\n"
+    ".step.s-ambulance::before{border-color:#007f3b}\n"
+    ".step.s-nhs_111::before{border-color:#b35c00}\n"
+    ".when{margin:0}\n"
+    ".when time{display:block}\n"
+    ".hm{font-size:1.15rem;font-weight:700}\n"
+    ".zone{font-size:.8rem;font-weight:600;color:var(--muted)}\n"
+    ".day{display:block;font-size:.85rem;color:var(--muted)}\n"
+    ".what p{margin:0}\n"
+    ".place{font-weight:700;font-size:1.02rem}\n"
+    ".badge{display:inline-block;margin-left:.5rem;padding:.05rem .5rem;border-radius:4px;"
+    "font-size:.8rem;font-weight:600;vertical-align:.1rem;background:#eef0f2;color:#212b32}\n"
+    ".b-hospital{background:#e8f1fb;color:#003087}\n"
+    ".b-ambulance{background:#e3f4e9;color:#00401e}\n"
+    ".b-nhs_111{background:#fff4d6;color:#5c2e00}\n"
+    ".b-walk_in_centre,.b-urgent_care,.b-out_of_hours{background:#f3e8f7;color:#4a1361}\n"
+    ".sub,.viewer{font-size:.93rem;color:var(--muted)}\n"
+    ".viewer strong{color:var(--text);font-weight:600}\n"
+    ".call{margin:0;align-self:center}\n"
+    ".call a{display:inline-block;padding:.35rem .8rem;border:2px solid var(--blue);"
+    "border-radius:6px;color:var(--blue);font-weight:600;text-decoration:none;"
+    "white-space:nowrap}\n"
+    ".call a:hover{background:var(--blue);color:#fff}\n"
+    ".nophone{font-size:.9rem;color:var(--muted)}\n"
+    ".fallback{padding:1rem 1.25rem;margin:0}\n"
+    "details.older>summary{cursor:pointer;font-size:1.05rem;font-weight:600;"
+    "color:var(--blue);padding:.4rem .25rem;margin-bottom:.75rem;"
+    "text-decoration:underline;text-underline-offset:.2em}\n"
+    ".empty{background:#fff;border:1px solid var(--line);border-radius:8px;"
+    "padding:2rem 1.5rem;text-align:center}\n"
+    ".empty h2{margin-top:0}\n"
+    "footer{color:var(--muted);font-size:.9rem;padding:1rem 0 2rem;"
+    "border-top:1px solid var(--line)}\n"
+    "a{color:var(--blue)}\n"
+    "a:focus-visible,summary:focus-visible,.skip:focus{outline:3px solid transparent;"
+    "background:var(--focus);color:var(--text);box-shadow:0 -2px var(--focus),"
+    "0 4px var(--text);text-decoration:none}\n"
+    "@media (max-width:720px){.step{grid-template-columns:1fr}.call{align-self:start}}\n"
+    "@media print{.masthead{background:none;color:var(--text)}.card{break-inside:avoid}}\n";
+
+struct page {
+    FILE *f;
+    const char *worker, *team;
+};
+
+static int count_of(const struct entry *e)
+{
+    if (e->detail == NULL)
+        return 0;
+    return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e->detail, "timeline"));
+}
+
+static void put_note_state(FILE *f, const struct entry *e)
+{
+    switch (e->note_state) {
+    case STORE_NOTE_AWAITING:
+        fputs("<p class=\"note note-awaiting\">Case note: awaiting your action</p>", f);
+        break;
+    case STORE_NOTE_ACTIONED:
+        fputs("<p class=\"note note-actioned\">Case note: action recorded</p>", f);
+        break;
+    case STORE_NOTE_WRITTEN:
+        fputs("<p class=\"note note-written\">Case note: stub written</p>", f);
+        break;
+    default:
+        fputs("<p class=\"note note-none\">No case-note stub</p>", f);
+        break;
+    }
+}
+
+/* "NHS 111 → Ambulance service → Hospital": the kinds of setting in order,
+ * a repeat of the previous one left out. */
+static void put_pathway(FILE *f, const cJSON *timeline)
+{
+    const char *prev = NULL;
+    int first = 1;
+    const cJSON *s;
+    fputs("<p class=\"pathway\"><strong>Pathway:</strong> ", f);
+    cJSON_ArrayForEach(s, timeline)
+    {
+        const char *label = jstr(s, "setting_label");
+        if (label[0] == '\0')
+            label = "Unknown setting";
+        if (prev != NULL && strcmp(prev, label) == 0)
+            continue;
+        if (!first)
+            fputs(" &rarr; ", f);
+        put_text(f, label);
+        prev = label;
+        first = 0;
+    }
+    fputs("</p>\n", f);
+}
+
+static void put_step(FILE *f, const cJSON *s)
+{
+    const char *setting = jstr(s, "setting");
+    const char *label = jstr(s, "setting_label");
+    const char *place = jstr(s, "place");
+    const char *code = jstr(s, "code");
+    const char *parent = jstr(s, "parent");
+    const char *phone = jstr(s, "phone");
+    const cJSON *resolved = cJSON_GetObjectItemCaseSensitive(s, "resolved");
+    fprintf(f, "<li class=\"step s-%s\">\n<p class=\"when\">", setting_class(setting));
+    put_time(f, jstr(s, "at"), 0);
+    fputs("</p>\n<div class=\"what\">\n<p class=\"place\">", f);
+    put_text(f, place[0] ? place : "Place not named in the message");
+    fprintf(f, " <span class=\"badge b-%s\">", setting_class(setting));
+    put_text(f, label[0] ? label : "Unknown setting");
+    fputs("</span></p>\n<p class=\"sub\">", f);
+    if (code[0]) {
+        fputs("ODS code ", f);
+        put_text(f, code);
+    }
+    if (parent[0]) {
+        fputs(code[0] ? " &middot; part of " : "Part of ", f);
+        put_text(f, parent);
+    }
+    if (cJSON_IsFalse(resolved))
+        fputs(" &middot; not found in the ODS data", f);
+    fputs("</p>\n<p class=\"viewer\">", f);
+    const char *viewer = jstr(s, "viewer");
+    const char *role_name = jstr(s, "role_name");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "system"))) {
+        fputs("Viewed by the system <strong>", f);
+        put_text(f, jstr(s, "system_name")[0] ? jstr(s, "system_name") : "(unnamed)");
+        fputs("</strong>", f);
+        if (viewer[0]) {
+            fputs("; responsible: <strong>", f);
+            put_text(f, viewer);
+            fputs("</strong>", f);
+        }
+    } else {
+        fputs("Viewed by <strong>", f);
+        put_text(f, viewer[0] ? viewer : "(name not given)");
+        fputs("</strong>", f);
+        if (role_name[0]) {
+            fputs(", ", f);
+            put_text(f, role_name);
+        }
+    }
+    fputs("</p>\n</div>\n<p class=\"call\">", f);
+    char tel[48];
+    tel_uri(phone, tel, sizeof tel);
+    if (tel[0]) {
+        fputs("<a href=\"tel:", f);
+        put_esc(f, tel, 0);
+        fputs("\">Call ", f);
+        put_esc(f, phone, 0);
+        fputs("</a>", f);
+    } else {
+        fputs("<span class=\"nophone\">No phone number known</span>", f);
+    }
+    fputs("</p>\n</li>\n", f);
+}
+
+static void put_card(struct page *pg, const struct entry *e, int idx)
+{
+    FILE *f = pg->f;
+    const cJSON *timeline =
+        e->detail ? cJSON_GetObjectItemCaseSensitive(e->detail, "timeline") : NULL;
+    int views = count_of(e);
+    fprintf(f, "<article class=\"card\" aria-labelledby=\"card-%d\">\n<header>\n<div>\n",
+            idx);
+    fprintf(f, "<h3 id=\"card-%d\">Case <span class=\"case\">", idx);
+    put_text(f, e->case_id[0] ? e->case_id : "(no case id)");
+    fputs("</span>", f);
+    if (timeline != NULL && views > 0) {
+        const cJSON *last = cJSON_GetArrayItem(timeline, views - 1);
+        fputs(": seen at ", f);
+        put_text(f, jstr(last, "place")[0] ? jstr(last, "place") : "an unnamed place");
+    }
+    fputs("</h3>\n<ul class=\"facts\">\n", f);
+    if (e->nhs_last4[0]) {
+        fputs("<li>Child&rsquo;s NHS number <strong>*** *** ", f);
+        put_text(f, e->nhs_last4);
+        fputs("</strong></li>\n", f);
+    }
+    if (timeline != NULL && views > 0) {
+        fprintf(f, "<li><strong>%d</strong> view%s</li>\n", views, views == 1 ? "" : "s");
+        fputs("<li>Latest ", f);
+        put_time(f, jstr(cJSON_GetArrayItem(timeline, views - 1), "at"), 1);
+        fputs("</li>\n", f);
+    }
+    if (pg->team != NULL && e->worker[0]) {
+        fputs("<li>Allocated to <strong>", f);
+        put_text(f, e->worker);
+        fputs("</strong></li>\n", f);
+    }
+    if (e->team[0]) {
+        fputs("<li>Team ", f);
+        put_text(f, e->team);
+        fputs("</li>\n", f);
+    }
+    fputs("</ul>\n</div>\n", f);
+    put_note_state(f, e);
+    fputs("</header>\n", f);
+    if (timeline != NULL && views > 0) {
+        if (views > 1)
+            put_pathway(f, timeline);
+        fputs("<ol class=\"timeline\" aria-label=\"Views, earliest first\">\n", f);
+        const cJSON *s;
+        cJSON_ArrayForEach(s, timeline) put_step(f, s);
+        fputs("</ol>\n", f);
+    } else {
+        /* No timeline (episodes off, or an unreadable entry): the one-line
+         * title the plugin wrote, which names the case, place and time. */
+        fputs("<p class=\"fallback\">", f);
+        put_text(f, e->title);
+        fputs("</p>\n", f);
+    }
+    fputs("</article>\n", f);
+}
+
+static void put_head(FILE *f, const char *who)
+{
+    fputs("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+          "<meta name=\"color-scheme\" content=\"light\">\n"
+          "<meta name=\"referrer\" content=\"no-referrer\">\n"
+          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+          "style-src 'unsafe-inline'\">\n<title>CP-IS notifications &ndash; ",
+          f);
+    put_text(f, who);
+    fputs("</title>\n<style>\n", f);
+    fputs(CSS, f);
+    fputs("</style>\n</head>\n<body>\n"
+          "<a class=\"skip\" href=\"#main\">Skip to the notifications</a>\n"
+          "<header class=\"masthead\"><div class=\"wrap\">"
+          "<p class=\"product\">Case management &middot; Landing page</p>"
+          "<p class=\"who-am-i\">Signed in as <strong>",
+          f);
+    put_text(f, who);
+    fputs("</strong> (preview)</p></div></header>\n"
+          "<main id=\"main\" class=\"wrap\">\n<h1>CP-IS notifications</h1>\n",
+          f);
+}
+
+static void put_foot(FILE *f)
+{
+    fputs("</main>\n<footer class=\"wrap\"><p>NHS Child Protection &ndash; Information "
+          "Sharing (CP-IS). Preview rendered by cpis-mockhost from the host&rsquo;s "
+          "store; times are UK time. The full NHS number is on the child&rsquo;s "
+          "record, not on this page.</p></footer>\n</body>\n</html>\n",
+          f);
+}
+
+static void render(struct page *pg, const struct entries *es)
+{
+    FILE *f = pg->f;
+    const char *who = pg->worker != NULL ? pg->worker : pg->team;
+    put_head(f, who);
+    if (es->n == 0) {
+        fputs("<p class=\"lede\">For ", f);
+        put_text(f, who);
+        fputs("</p>\n<section class=\"empty\" aria-labelledby=\"empty-h\">\n"
+              "<h2 id=\"empty-h\">No notifications</h2>\n<p>There are no CP-IS "
+              "notifications for ",
+              f);
+        put_text(f, who);
+        fputs(". When NHS staff in unscheduled care view the CP-IS flag of a "
+              "child allocated to you, it appears here.</p>\n</section>\n",
+              f);
+        put_foot(f);
+        return;
+    }
+    /* newest first (the store's order); which are "older" */
+    int64_t newest = es->v[0].updated_at;
+    size_t recent = 0;
+    while (recent < es->n && recent < RECENT_MAX &&
+           es->v[recent].updated_at >= newest - (int64_t)OLDER_AFTER_DAYS * 86400)
+        recent++;
+    fputs("<p class=\"lede\">For ", f);
+    if (pg->worker != NULL) {
+        put_text(f, pg->worker);
+        if (pg->team != NULL) {
+            fputs(" and team ", f);
+            put_text(f, pg->team);
+        }
+    } else {
+        fputs("team ", f);
+        put_text(f, pg->team);
+    }
+    fprintf(f, " &middot; %zu episode%s, newest first</p>\n", es->n,
+            es->n == 1 ? "" : "s");
+    fputs("<div class=\"guidance\"><p>Each card is one episode: the views of the "
+          "child&rsquo;s CP-IS flag during one incident, earliest first. If a view "
+          "gives you cause for concern, call the service on the number shown. "
+          "Record any action you take in the case note.</p></div>\n",
+          f);
+    fputs("<section aria-labelledby=\"recent-h\">\n<h2 id=\"recent-h\">Recent "
+          "episodes</h2>\n",
+          f);
+    for (size_t i = 0; i < recent; i++)
+        put_card(pg, &es->v[i], (int)i + 1);
+    fputs("</section>\n", f);
+    if (recent < es->n) {
+        size_t older = es->n - recent;
+        fprintf(f, "<section aria-labelledby=\"older-h\">\n<h2 id=\"older-h\">Older "
+                   "episodes</h2>\n<details class=\"older\">\n<summary>Show %zu "
+                   "older episode%s</summary>\n", older, older == 1 ? "" : "s");
+        for (size_t i = recent; i < es->n; i++)
+            put_card(pg, &es->v[i], (int)i + 1);
+        fputs("</details>\n</section>\n", f);
+    }
+    put_foot(f);
+}
+
+/* ---- the command -------------------------------------------------------------- */
+
+int landing_main(const char *db, char **args, size_t nargs)
+{
+    const char *worker = NULL, *team = NULL, *html = NULL;
+    for (size_t i = 0; i < nargs; i++) {
+        const char *a = args[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--worker") == 0)
+            slot = &worker;
+        else if (strcmp(a, "--team") == 0)
+            slot = &team;
+        else if (strcmp(a, "--html") == 0)
+            slot = &html;
+        else if (a[0] == '-' && a[1] != '\0')
+            return usage("unknown option %s", a);
+        else
+            return usage("unexpected operand %s", a);
+        if (i + 1 >= nargs)
+            return usage("option %s needs a value", a);
+        *slot = args[++i];
+        if ((*slot)[0] == '\0')
+            return usage("option %s needs a non-empty value", a);
+    }
+    if (worker == NULL && team == NULL)
+        return usage("%s", "give --worker ID or --team NAME");
+    if (html == NULL)
+        return usage("%s", "give --html FILE (\"-\" for standard output)");
+    if (db == NULL)
+        return usage("%s", "needs --db FILE, the store a replay wrote");
+    if (access(db, R_OK) != 0) {
+        fprintf(stderr, "%s: %s: cannot read the store: %s\n", PROG, db,
+                strerror(errno));
+        return EXIT_USAGE;
+    }
+
+    char err[512];
+    struct store *st = store_open(db, err, sizeof err);
+    if (st == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, db, err);
+        return EXIT_USAGE;
+    }
+    struct entries es = {0};
+    int rc = store_landing_each(st, worker, team, collect, &es);
+    store_close(st);
+    if (rc != CPIS_OK || es.nomem) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, db,
+                es.nomem ? "out of memory" : "cannot read the landing entries");
+        entries_free(&es);
+        return EXIT_USAGE;
+    }
+
+    int to_stdout = strcmp(html, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(html, "w");
+    if (f == NULL) {
+        fprintf(stderr, "%s: %s: cannot write the page: %s\n", PROG, html,
+                strerror(errno));
+        entries_free(&es);
+        return EXIT_USAGE;
+    }
+    struct page pg = {f, worker, team};
+    render(&pg, &es);
+    int bad = fflush(f) != 0 || ferror(f);
+    if (!to_stdout && fclose(f) != 0)
+        bad = 1;
+    if (bad) {
+        fprintf(stderr, "%s: %s: cannot write the page: %s\n", PROG, html,
+                strerror(errno));
+        entries_free(&es);
+        return EXIT_USAGE;
+    }
+    int status = EXIT_OK;
+    for (size_t i = 0; i < es.n; i++)
+        if (es.v[i].detail_bad) {
+            fprintf(stderr,
+                    "%s: %s: landing entry %s: detail_json is not an episode "
+                    "with a timeline; shown with its title only\n",
+                    PROG, db, es.v[i].id);
+            status = EXIT_REJECTED;
+        }
+    entries_free(&es);
+    return status;
+}

@@ -1,0 +1,21 @@
+/*
+ * landing.h - `cpis-mockhost landing`: the CP-IS notification module of a
+ * practitioner's landing page, rendered from the store as a self-contained
+ * HTML page (a preview of what a host shows; see docs/admin-guide.md).
+ */
+#ifndef MOCKHOST_LANDING_H
+#define MOCKHOST_LANDING_H
+
+#include <stddef.h>
+
+/* The command's --help text. */
+extern const char LANDING_HELP[];
+
+/* Runs `landing` on the store `db` (the global --db; NULL = none given) with
+ * the command's own operands and options (args[0..nargs)).  Returns the exit
+ * status: 0 page written, 1 page written but an entry could not be read
+ * (shown degraded, named on stderr), 2 usage error, no store, or the page
+ * could not be written. */
+int landing_main(const char *db, char **args, size_t nargs);
+
+#endif /* MOCKHOST_LANDING_H */

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# landing_test.sh - open the landing-page preview in headless Chromium and
+# check what a social worker is shown.
+#
+# Builds a store from the samples under the version 6 config (the cascade,
+# the sample messages, and one derived message dated five weeks earlier so
+# that an "older" episode exists), renders `landing --worker sw.ahmed`, then:
+#   - --dump-dom: the DOM after Chromium parsed and rendered it: structure
+#     (main, h1/h2/h3, article per card, ol timeline, time[datetime], lang),
+#     place names, tel: links, timeline order, newest card first, the older
+#     episode inside a closed <details>, no 10-digit number anywhere, no
+#     script, no external resource;
+#   - --print-to-pdf + pdftotext (when poppler-utils is installed): the text
+#     actually laid out on the page, which must show the places and phone
+#     numbers and must not show the collapsed older episode;
+#   - --screenshot at 1366x900: a PNG of the right size that is not blank.
+#     With CPIS_PREVIEW_PNG=FILE a taller full-page screenshot is also saved
+#     there (how docs/landing-preview.png was made).
+#
+# Skips (exit 0, with a line saying so) when Chromium is not installed.
+# Environment: CPIS_MOCKHOST, CPIS_SAMPLES (defaults: the build and samples
+# beside this file), CHROMIUM (default: the first of chromium,
+# chromium-browser, google-chrome found), TEST_NAME (for the summary line).
+set -u
+NAME=${TEST_NAME:-landing_test}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+M=${CPIS_MOCKHOST:-$ROOT/build/cpis-mockhost}
+S=${CPIS_SAMPLES:-$ROOT/samples}
+
+CHROME=${CHROMIUM:-}
+if [ -z "$CHROME" ]; then
+  for c in chromium chromium-browser google-chrome; do
+    if command -v "$c" >/dev/null 2>&1; then CHROME=$(command -v "$c"); break; fi
+  done
+fi
+if [ -z "$CHROME" ]; then
+  echo "$NAME: SKIPPED: chromium is not installed (apt-get install -y chromium)"
+  echo "$NAME: 0 passed, 0 failed"
+  exit 0
+fi
+
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION COMMAND...
+  local d=$1; shift
+  if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi
+}
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+PROFILE="$T/profile"
+mkdir -p "$PROFILE" "$T/extra"
+
+chrome() {
+  timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic \
+    --no-first-run --disable-background-networking --disable-component-update \
+    --disable-sync --disable-extensions --hide-scrollbars \
+    --user-data-dir="$PROFILE" "$@" 2>"$T/chrome.err"
+}
+
+# ---- build the store and the page --------------------------------------------
+# An older episode for C-1003: the FHIR sample moved to 20 Feb 2024 with new ids.
+sed -e 's/2024-03-16/2024-02-20/g' \
+    -e 's/[Ee]9[Cc]24[Aa]7[Bb]-5[Dd]18-4[Ff]63-8[Bb]0[Ee]-1[Aa]7[Dd]3[Ff]6[Cc]9[Ee]52/B1D7E3A2-6C4F-4E8A-9D21-5F0C3B7A8E64/g' \
+    -e 's/3a6f1d8c-2e9b-4c74-b05a-7d8e3c1f9b46/5c2e9a41-7b3d-4f86-a1c9-2e8d6f4b0a17/g' \
+    "$S/messages/fhir-access-system.json" > "$T/extra/zz-older-episode.json"
+
+DB="$T/store.db"
+"$M" --config "$S/config/v6.json" --cases "$S/cases.json" --db "$DB" \
+  replay "$S/cascade" "$S/messages" "$T/extra" >"$T/replay.out" 2>"$T/replay.err"
+check "replay builds the store (exit 0)" test $? -eq 0
+PAGE="$T/landing.html"
+"$M" --db "$DB" landing --worker sw.ahmed --html "$PAGE" 2>"$T/landing.err"
+check "landing --worker sw.ahmed exits 0" test $? -eq 0
+check "the page was written" test -s "$PAGE"
+
+# ---- the DOM after rendering ---------------------------------------------------
+chrome --dump-dom "file://$PAGE" >"$T/dom.html"
+check "chromium --dump-dom succeeded" test -s "$T/dom.html"
+DOM="$T/dom.html"
+has()   { grep -qF -- "$1" "$DOM"; }
+count() { grep -oF -- "$1" "$DOM" | wc -l; }
+
+check "html lang=en-GB" has '<html lang="en-GB">'
+check "one main landmark" test "$(count '<main')" -eq 1
+check "h1 CP-IS notifications" has '<h1>CP-IS notifications</h1>'
+check "h2 Recent episodes" grep -qE '<h2 id="recent-h">Recent episodes</h2>' "$DOM"
+check "h2 Older episodes" grep -qE '<h2 id="older-h">Older episodes</h2>' "$DOM"
+check "four cards (articles)" test "$(count '<article class="card"')" -eq 4
+check "four card headings (h3)" test "$(count '<h3 id="card-')" -eq 4
+check "timelines are ordered lists" test "$(count '<ol class="timeline"')" -eq 4
+check "time elements carry datetime" test "$(count '<time datetime="2024-')" -ge 13
+for place in "ROYAL STOKE UNIVERSITY HOSPITAL" "WMAS EMERGENCY OPERATIONS CENTRE" \
+             "STAFFORD AMBULANCE HUB" "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS" \
+             "LEEDS GENERAL INFIRMARY"; do
+  check "place shown: $place" has "$place"
+done
+for s in "Ambulance service" "Hospital" "NHS 111"; do
+  check "kind of setting shown: $s" has ">$s</span>"
+done
+check "tel: link Royal Stoke" has '<a href="tel:+441782715444">Call 01782 715444</a>'
+check "tel: link ambulance" has '<a href="tel:+441384215555">Call 01384 215555</a>'
+check "tel: link NHS 111" has '<a href="tel:+443001000404">Call 0300 100 0404</a>'
+check "who viewed: a person" has 'Viewed by <strong>Olivia Bennett</strong>, Nurse Access Role'
+check "who viewed: a system" has 'Viewed by the system <strong>NHS 111 Clinical Assessment Service</strong>'
+check "case-note stub state shown" has 'Case note: awaiting your action'
+check "masked NHS number shown" has '*** *** 5552'
+check "case ids shown" grep -q 'C-1001' "$DOM"
+
+# The cascade card's timeline, earliest first: 111, control, crew hub, Leeds,
+# Royal Stoke 15:10, Royal Stoke 18:45.
+awk '/<h3 id="card-[0-9]+">Case <span class="case">C-1001/{on=1} on&&/<\/article>/{exit} on' \
+  "$DOM" >"$T/cascade.html"
+order=$(grep -oE '<time datetime="[^"]+"' "$T/cascade.html" | sed 's/.*="//; s/"//' | tr '\n' ' ')
+check "cascade timeline in time order (got: $order)" \
+  test "$order" = "2024-03-15T18:45:00Z 2024-03-15T14:02:00Z 2024-03-15T14:05:00Z 2024-03-15T14:20:00Z 2024-03-15T14:29:58Z 2024-03-15T15:10:00Z 2024-03-15T18:45:00Z "
+places=$(grep -oE 'class="place">[^<]+' "$T/cascade.html" | sed 's/.*>//' | tr '\n' '|')
+check "cascade places in pathway order" test "$places" = \
+  "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS |WMAS EMERGENCY OPERATIONS CENTRE |STAFFORD AMBULANCE HUB |LEEDS GENERAL INFIRMARY |ROYAL STOKE UNIVERSITY HOSPITAL |ROYAL STOKE UNIVERSITY HOSPITAL |"
+
+# Cards newest first: the "Latest" time of each card, in page order.
+latest=$(grep -oE 'Latest <time datetime="[^"]+"' "$DOM" | sed 's/.*="//; s/"//')
+check "cards newest first" test "$latest" = "$(printf '%s\n' $latest | sort -r)"
+check "four latest times" test "$(printf '%s\n' $latest | wc -l)" -eq 4
+
+# The older episode (20 Feb) is inside a closed <details>.
+awk '/<details class="older">/{on=1} on' "$DOM" >"$T/older.html"
+check "older episode inside <details>" grep -q '2024-02-20T09:41:12Z' "$T/older.html"
+check "details is closed" bash -c "! grep -q '<details class=\"older\" open' '$DOM'"
+check "summary names the count" has '<summary>Show 1 older episode</summary>'
+check "recent part has no Feb episode" bash -c "! sed -n '/<h2 id=\"recent-h\">/,/<details/p' '$DOM' | grep -q 2024-02-20"
+
+# Privacy and self-containment.
+check "no 10-digit number anywhere" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$DOM'"
+check "no spaced NHS number" bash -c "! grep -qE '(^|[^0-9])[0-9]{3} [0-9]{3} [0-9]{4}([^0-9]|$)' '$DOM'"
+check "no script" bash -c "! grep -qi '<script' '$DOM'"
+check "no external resource" bash -c "! grep -qiE '(src|href)=\"(https?:)?//' '$DOM'"
+check "no web font" bash -c "! grep -qi '@font-face\|@import' '$DOM'"
+check "visible focus style" has ':focus-visible'
+
+# ---- the text laid out on the page -----------------------------------------------
+if command -v pdftotext >/dev/null 2>&1; then
+  chrome --no-pdf-header-footer --print-to-pdf="$T/page.pdf" "file://$PAGE" >/dev/null
+  check "print-to-pdf succeeded" test -s "$T/page.pdf"
+  pdftotext -layout "$T/page.pdf" "$T/page.txt" 2>/dev/null
+  TXT="$T/page.txt"
+  check "shown: heading" grep -q 'CP-IS notifications' "$TXT"
+  check "shown: ROYAL STOKE UNIVERSITY HOSPITAL" grep -q 'ROYAL STOKE UNIVERSITY HOSPITAL' "$TXT"
+  check "shown: WMAS EMERGENCY OPERATIONS (CENTRE)" grep -q 'WMAS EMERGENCY OPERATIONS' "$TXT"
+  check "shown: phone 01782 715444" grep -q 'Call 01782 715444' "$TXT"
+  check "shown: phone 0300 100 0404" grep -q 'Call 0300 100 0404' "$TXT"
+  check "shown: who viewed" grep -q 'Olivia Bennett' "$TXT"
+  check "shown: UK times" grep -q '18:45 GMT' "$TXT"
+  check "shown: case-note state" grep -q 'awaiting your action' "$TXT"
+  check "shown: masked NHS number" grep -qF '*** *** 5552' "$TXT"
+  check "not shown: the collapsed older episode" bash -c "! grep -q '20 Feb 2024' '$TXT'"
+  check "shown: the older-episodes toggle" grep -q 'Show 1 older episode' "$TXT"
+  check "shown text: no 10-digit number" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$TXT'"
+  check "shown text in order: 111 before the ward" bash -c \
+    "a=\$(grep -n 'WMAS EMERGENCY' '$TXT' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$TXT' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
+else
+  echo "$NAME: note: pdftotext not installed (poppler-utils): laid-out text not checked"
+fi
+
+# ---- screenshot ----------------------------------------------------------------------
+chrome --screenshot="$T/shot.png" --window-size=1366,900 "file://$PAGE" >/dev/null
+check "screenshot written" test -s "$T/shot.png"
+dims=$(od -An -tu1 -j16 -N8 "$T/shot.png" | tr -s ' ' | sed 's/^ //')
+# width and height, big-endian, from the IHDR chunk
+read -r w1 w2 w3 w4 h1 h2 h3 h4 <<<"$dims"
+w=$(( (w1 << 24) | (w2 << 16) | (w3 << 8) | w4 )); h=$(( (h1 << 24) | (h2 << 16) | (h3 << 8) | h4 ))
+check "screenshot is 1366x900 (got ${w}x${h})" test "$w" -eq 1366 -a "$h" -eq 900
+# a blank page compresses to a few kB; a rendered one does not
+check "screenshot is not blank" test "$(stat -c %s "$T/shot.png")" -gt 30000
+if [ -n "${CPIS_PREVIEW_PNG:-}" ]; then
+  chrome --screenshot="$CPIS_PREVIEW_PNG" --window-size=1366,1640 "file://$PAGE" >/dev/null
+  check "preview PNG saved to $CPIS_PREVIEW_PNG" test -s "$CPIS_PREVIEW_PNG"
+fi
+
+# ---- other views ------------------------------------------------------------------------
+"$M" --db "$DB" landing --team "Cannock South" --html "$T/team.html" 2>/dev/null
+check "landing --team exits 0" test $? -eq 0
+chrome --dump-dom "file://$T/team.html" >"$T/team.dom"
+check "team page: C-1002 cards" grep -q 'C-1002' "$T/team.dom"
+check "team page: allocated worker shown" grep -q 'Allocated to <strong>sw.okafor</strong>' "$T/team.dom"
+check "team page: no other team's case" bash -c "! grep -q 'C-1001' '$T/team.dom'"
+"$M" --db "$DB" landing --worker sw.nobody --html "$T/empty.html" 2>/dev/null
+check "unknown worker exits 0" test $? -eq 0
+chrome --dump-dom "file://$T/empty.html" >"$T/empty.dom"
+check "empty state says so" grep -q 'There are no CP-IS notifications for sw.nobody' "$T/empty.dom"
+check "empty state has no cards" bash -c "! grep -q '<article' '$T/empty.dom'"
+
+echo "$NAME: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
