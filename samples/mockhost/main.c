@@ -28,6 +28,7 @@
 #include "cpis/plugin.h"
 
 #include "cases.h"
+#include "compare.h"
 #include "host.h"
 #include "inputs.h"
 #include "loader.h"
@@ -60,6 +61,12 @@ static const char USAGE[] =
     "  quarantine list        one JSON line per quarantined message\n"
     "  quarantine redeliver ID\n"
     "                         deliver a quarantined message again\n"
+    "  generate [OPTIONS] OUT_DIR\n"
+    "                         write a reproducible notification workload and\n"
+    "                         its case fixture (generate --help)\n"
+    "  compare CONFIG_A CONFIG_B PATH... [--json]\n"
+    "                         replay the same stream under two configs and\n"
+    "                         print each count side by side (compare --help)\n"
     "\n"
     "options:\n"
     "  --plugin SO    the plugin (default: cpis_notify.so beside this program)\n"
@@ -876,7 +883,11 @@ static int cmd_quarantine(struct options *o)
 int main(int argc, char **argv)
 {
     struct options o;
-    int rc = parse_options(&o, argc, argv);
+    int rc;
+    /* generate and compare parse their own options (compare.c). */
+    if (figures_dispatch(argc, argv, &rc))
+        return rc;
+    rc = parse_options(&o, argc, argv);
     if (rc != 0) {
         options_free(&o);
         return rc;
