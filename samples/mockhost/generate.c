@@ -169,6 +169,7 @@ struct gen_plan {
     struct gen_params p;
     struct gen_child *c;
     size_t n;
+    uint32_t *by_nhs;  /* child indexes sorted by NHS number (gen_plan_case) */
 };
 
 void gen_params_default(struct gen_params *p)
@@ -202,6 +203,9 @@ static uint32_t draw_budget(struct rng *r)
         return (uint32_t)rng_range(r, 11, 20);
     return (uint32_t)rng_range(r, 21, 40);
 }
+
+static const struct gen_plan *sort_plan; /* qsort has no user pointer */
+static int by_nhs_cmp(const void *a, const void *b);
 
 struct gen_plan *gen_plan_new(const struct gen_params *p)
 {
@@ -244,13 +248,70 @@ struct gen_plan *gen_plan_new(const struct gen_params *p)
         }
         g->n++;
     }
+    g->by_nhs = malloc((g->n ? g->n : 1) * sizeof *g->by_nhs);
+    if (g->by_nhs == NULL) {
+        gen_plan_free(g);
+        return NULL;
+    }
+    for (size_t i = 0; i < g->n; i++)
+        g->by_nhs[i] = (uint32_t)i;
+    sort_plan = g;
+    qsort(g->by_nhs, g->n, sizeof *g->by_nhs, by_nhs_cmp);
+    sort_plan = NULL;
     return g;
+}
+
+static int by_nhs_cmp(const void *a, const void *b)
+{
+    uint64_t x = sort_plan->c[*(const uint32_t *)a].nhs;
+    uint64_t y = sort_plan->c[*(const uint32_t *)b].nhs;
+    return x < y ? -1 : x > y;
+}
+
+int gen_plan_case(const struct gen_plan *g, const char *nhs_number,
+                  struct cpis_case *out)
+{
+    if (nhs_number == NULL || !CPIS_HAS_FIELD(out, struct cpis_case, team))
+        return CPIS_ERR_INVALID_ARG;
+    out->status = CPIS_CASE_UNKNOWN;
+    out->case_id[0] = out->worker[0] = out->manager[0] = out->team[0] = '\0';
+    uint64_t want = 0;
+    for (const char *p = nhs_number; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return CPIS_OK;
+        want = want * 10 + (uint64_t)(*p - '0');
+    }
+    size_t lo = 0, hi = g->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t v = g->c[g->by_nhs[mid]].nhs;
+        if (v < want)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == g->n || g->c[g->by_nhs[lo]].nhs != want)
+        return CPIS_OK;
+    uint32_t i = g->by_nhs[lo];
+    const struct gen_child *c = &g->c[i];
+    snprintf(out->case_id, sizeof out->case_id, "G-%06u", (unsigned)i + 1);
+    if (c->open) {
+        unsigned team = c->worker / WORKERS_PER_TEAM;
+        out->status = CPIS_CASE_OPEN;
+        snprintf(out->worker, sizeof out->worker, "sw.gen%02u", (unsigned)c->worker);
+        snprintf(out->manager, sizeof out->manager, "tm.gen%u", team);
+        snprintf(out->team, sizeof out->team, "Team %u", team + 1);
+    } else {
+        out->status = CPIS_CASE_CLOSED;
+    }
+    return CPIS_OK;
 }
 
 void gen_plan_free(struct gen_plan *g)
 {
     if (g == NULL)
         return;
+    free(g->by_nhs);
     free(g->c);
     free(g);
 }

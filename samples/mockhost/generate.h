@@ -101,6 +101,13 @@ int gen_run(const struct gen_plan *g, gen_sink sink, void *user,
  * etc.) are not used by it.  Returns an exit status. */
 int gen_command(int argc, char **argv);
 
+/* The case fixture's answer for a child, from the plan, by binary search
+ * (the benchmark's stand-in for a host's indexed case table).  Same fields
+ * as gen_write_cases writes; a child not in the plan is CPIS_CASE_UNKNOWN. */
+struct cpis_case;
+int gen_plan_case(const struct gen_plan *g, const char *nhs_number,
+                  struct cpis_case *out);
+
 /* Modulus 11 check of a 10-digit NHS number (exposed for tests). */
 int gen_nhs_valid(const char *s);
 
