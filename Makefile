@@ -186,3 +186,24 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- bench (figures) ------------------------------------------------------
+# `make bench` (never part of `make check`): bench/run.sh runs build/bench/
+# cpis-bench (bench/bench.c + the mock host's objects except main.o) and
+# writes build/bench/results.md.  BENCH_MAX=100000 skips the 1M point.
+BENCH_MAX  ?= 1000000
+BENCH_BIN  := $(BUILD)/bench/cpis-bench
+BENCH_OBJS := $(BUILD)/obj/bench/bench.o \
+              $(filter-out $(BUILD)/obj/samples/mockhost/main.o,$(MOCK_OBJS))
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SQLITE_CFLAGS) -Isamples/mockhost -MMD -MP -c $< -o $@
+
+$(BENCH_BIN): $(BENCH_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -rdynamic $(SQLITE_LIBS) $(PKG_LIBS) -ldl -lpthread
+
+bench: $(SO) $(MOCKHOST) $(BENCH_BIN)
+	BENCH_MAX=$(BENCH_MAX) BUILD=$(BUILD) bash bench/run.sh
+# ---- end bench -------------------------------------------------------------

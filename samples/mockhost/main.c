@@ -29,6 +29,7 @@
 
 #include "cases.h"
 #include "configcmd.h"
+#include "compare.h"
 #include "host.h"
 #include "inputs.h"
 #include "landing.h"
@@ -67,6 +68,12 @@ static const char USAGE[] =
     "                         module, as a self-contained HTML page, from --db\n"
     "  config check FILE      validate an admin configuration; every problem\n"
     "  config show            the effective --config: each value and its source\n"
+    "  generate [OPTIONS] OUT_DIR\n"
+    "                         write a reproducible notification workload and\n"
+    "                         its case fixture (generate --help)\n"
+    "  compare CONFIG_A CONFIG_B PATH... [--json]\n"
+    "                         replay the same stream under two configs and\n"
+    "                         print each count side by side (compare --help)\n"
     "\n"
     "options:\n"
     "  --plugin SO    the plugin (default: cpis_notify.so beside this program)\n"
@@ -891,7 +898,11 @@ static int cmd_quarantine(struct options *o)
 int main(int argc, char **argv)
 {
     struct options o;
-    int rc = parse_options(&o, argc, argv);
+    int rc;
+    /* generate and compare parse their own options (compare.c). */
+    if (figures_dispatch(argc, argv, &rc))
+        return rc;
+    rc = parse_options(&o, argc, argv);
     if (rc != 0) {
         options_free(&o);
         return rc;

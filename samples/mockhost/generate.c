@@ -1,0 +1,1290 @@
+/*
+ * generate.c - the workload generator and the `generate` command.  See
+ * generate.h for what the stream contains and why.
+ *
+ * Determinism: one splitmix64 stream per child (seeded from the seed and
+ * the child's index), one for the choice of duplicates and bad messages,
+ * and one for the plan; nothing depends on the clock, the locale or the
+ * platform's rand().
+ */
+#include "generate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <dirent.h>
+
+#include "cpis/plugin.h"
+
+#include "progress.h"
+
+/* ---- random numbers ----------------------------------------------------- */
+
+struct rng {
+    uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n); n > 0. */
+static uint64_t rng_below(struct rng *r, uint64_t n)
+{
+    return rng_next(r) % n;
+}
+
+/* Uniform in [a, b]. */
+static int64_t rng_range(struct rng *r, int64_t a, int64_t b)
+{
+    return a + (int64_t)rng_below(r, (uint64_t)(b - a + 1));
+}
+
+static struct rng rng_for(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    struct rng r = {seed * 0x2545F4914F6CDD1Dull ^ (stream << 56) ^ index};
+    rng_next(&r);
+    return r;
+}
+
+/* ---- NHS numbers ---------------------------------------------------------- */
+
+static int nhs_check(uint64_t base9)
+{
+    char d[10];
+    snprintf(d, sizeof d, "%09" PRIu64, base9);
+    int sum = 0;
+    for (int i = 0; i < 9; i++)
+        sum += (d[i] - '0') * (10 - i);
+    int check = 11 - sum % 11;
+    if (check == 11)
+        check = 0;
+    return check; /* 10 = invalid */
+}
+
+int gen_nhs_valid(const char *s)
+{
+    if (s == NULL || strlen(s) != 10)
+        return 0;
+    uint64_t base = 0;
+    for (int i = 0; i < 10; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        if (i < 9)
+            base = base * 10 + (uint64_t)(s[i] - '0');
+    }
+    int check = nhs_check(base);
+    return check != 10 && check == s[9] - '0';
+}
+
+/* The NHS test range: 999 followed by 6 digits and the check digit.  The
+ * k-th candidate is a bijection of k over 0..999999, so numbers never
+ * repeat; candidates whose check would be 10 are skipped. */
+#define NHS_CANDIDATES 1000000u
+
+static uint64_t nhs_candidate(uint64_t seed, uint64_t k)
+{
+    return 999000000ull + (k * 7919u + seed % NHS_CANDIDATES) % NHS_CANDIDATES;
+}
+
+/* ---- sites (samples/ods codes) -------------------------------------------- */
+
+enum site {
+    S_111, S_CONTROL, S_CONTROL_NW, S_CREW,
+    S_AE_STOKE, S_AE_COUNTY, S_AE_LEEDS,
+    S_WARD_STOKE, S_WARD_COUNTY, S_WARD_LEEDS,
+    S_WALKIN, S_OOH, S_UTC, S_GP, S_SARC,
+    S_COUNT
+};
+
+struct site_info {
+    const char *code, *name, *label;
+    int system;              /* 1: a system (NHS 111-style) author */
+    const char *role, *role_name;
+    int site_code;           /* FHIR: ods-site-code (1) or ods-organization-code */
+};
+
+static const struct site_info SITES[S_COUNT] = {
+    [S_111] = {"NL3", "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS", "nhs111", 1,
+               "R8003", "Health Professional Access Role", 0},
+    [S_CONTROL] = {"RYA01", "WMAS EMERGENCY OPERATIONS CENTRE", "ambulance-control",
+                   0, "R8003", "Health Professional Access Role", 1},
+    [S_CONTROL_NW] = {"RX7", "NORTH WEST AMBULANCE SERVICE NHS TRUST",
+                      "ambulance-control", 0, "R8003",
+                      "Health Professional Access Role", 0},
+    [S_CREW] = {"RYA02", "STAFFORD AMBULANCE HUB", "ambulance-crew", 0, "R8003",
+                "Health Professional Access Role", 1},
+    [S_AE_STOKE] = {"RJE01", "ROYAL STOKE UNIVERSITY HOSPITAL",
+                    "emergency-department", 0, "R0260", "Medical Practitioner", 1},
+    [S_AE_COUNTY] = {"RJE09", "COUNTY HOSPITAL", "emergency-department", 0, "R0260",
+                     "Medical Practitioner", 1},
+    [S_AE_LEEDS] = {"RR801", "LEEDS GENERAL INFIRMARY", "emergency-department", 0,
+                    "R0260", "Medical Practitioner", 1},
+    [S_WARD_STOKE] = {"RJE01", "ROYAL STOKE UNIVERSITY HOSPITAL", "ward", 0,
+                      "R0570", "Nurse Access Role", 1},
+    [S_WARD_COUNTY] = {"RJE09", "COUNTY HOSPITAL", "ward", 0, "R0570",
+                       "Nurse Access Role", 1},
+    [S_WARD_LEEDS] = {"RR801", "LEEDS GENERAL INFIRMARY", "ward", 0, "R0570",
+                      "Nurse Access Role", 1},
+    [S_WALKIN] = {"M83010", "HANLEY WALK-IN CENTRE", "walk-in-centre", 0, "R8000",
+                  "Clinical Practitioner Access Role", 0},
+    [S_OOH] = {"M83620", "STAFFORDSHIRE DOCTORS URGENT CARE OOH", "out-of-hours", 0,
+               "R0260", "Medical Practitioner", 0},
+    [S_UTC] = {"M83700", "CANNOCK URGENT TREATMENT CENTRE", "urgent-care", 0,
+               "R8000", "Clinical Practitioner Access Role", 0},
+    [S_GP] = {"M83001", "THE GREEN MEDICAL PRACTICE", "gp-practice", 0, "R0260",
+              "Medical Practitioner", 0},
+    [S_SARC] = {"M83800", "THE SUNFLOWER CENTRE SARC", "sarc", 0, "R8000",
+                "Clinical Practitioner Access Role", 0},
+};
+
+static const char *const GIVEN[] = {"Jo", "Sam", "Alex", "Priya", "Tom",
+                                    "Megan", "Chris", "Aisha", "Ben", "Kate"};
+static const char *const FAMILY[] = {"Clarke", "Patel", "Hughes", "Morgan", "Khan",
+                                     "Evans", "Smith", "Jones", "Taylor", "Wright"};
+
+#define N_WORKERS 48u
+#define WORKERS_PER_TEAM 6u
+
+/* ---- the plan ----------------------------------------------------------------- */
+
+struct gen_child {
+    uint64_t nhs;      /* the full 10-digit number */
+    uint32_t budget;   /* notifications */
+    uint8_t open;
+    uint8_t worker;    /* 0..N_WORKERS-1 (open cases) */
+};
+
+struct gen_plan {
+    struct gen_params p;
+    struct gen_child *c;
+    size_t n;
+    uint32_t *by_nhs;  /* child indexes sorted by NHS number (gen_plan_case) */
+};
+
+void gen_params_default(struct gen_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->seed = 1;
+    p->open = 2253;
+    p->closed = 3739;
+    p->format = GEN_MIXED;
+    p->mesh_share_pct = 20;
+}
+
+/* Notifications per child: mostly one or two, some cascades' worth, a few
+ * children seen very often (mean about 5). */
+static uint32_t draw_budget(struct rng *r)
+{
+    uint64_t u = rng_below(r, 100);
+    if (u < 30)
+        return 1;
+    if (u < 44)
+        return 2;
+    if (u < 54)
+        return 3;
+    if (u < 62)
+        return 4;
+    if (u < 70)
+        return 5;
+    if (u < 88)
+        return (uint32_t)rng_range(r, 6, 10);
+    if (u < 98)
+        return (uint32_t)rng_range(r, 11, 20);
+    return (uint32_t)rng_range(r, 21, 40);
+}
+
+static const struct gen_plan *sort_plan; /* qsort has no user pointer */
+static int by_nhs_cmp(const void *a, const void *b);
+
+struct gen_plan *gen_plan_new(const struct gen_params *p)
+{
+    struct gen_plan *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    g->p = *p;
+    struct rng r = rng_for(p->seed, 1, 0);
+    uint64_t ro = p->open, rc = p->closed, k = 0;
+    size_t cap = 0;
+    while (ro + rc > 0) {
+        if (g->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            struct gen_child *bigger = realloc(g->c, cap * sizeof *bigger);
+            if (bigger == NULL) {
+                gen_plan_free(g);
+                return NULL;
+            }
+            g->c = bigger;
+        }
+        struct gen_child *c = &g->c[g->n];
+        c->open = rng_below(&r, ro + rc) < ro;
+        uint64_t *rem = c->open ? &ro : &rc;
+        uint32_t b = draw_budget(&r);
+        c->budget = b < *rem ? b : (uint32_t)*rem;
+        *rem -= c->budget;
+        c->worker = (uint8_t)rng_below(&r, N_WORKERS);
+        for (;;) {
+            if (k >= NHS_CANDIDATES) { /* more children than test numbers */
+                gen_plan_free(g);
+                errno = ERANGE;
+                return NULL;
+            }
+            uint64_t base = nhs_candidate(p->seed, k++);
+            int check = nhs_check(base);
+            if (check != 10) {
+                c->nhs = base * 10 + (uint64_t)check;
+                break;
+            }
+        }
+        g->n++;
+    }
+    g->by_nhs = malloc((g->n ? g->n : 1) * sizeof *g->by_nhs);
+    if (g->by_nhs == NULL) {
+        gen_plan_free(g);
+        return NULL;
+    }
+    for (size_t i = 0; i < g->n; i++)
+        g->by_nhs[i] = (uint32_t)i;
+    sort_plan = g;
+    qsort(g->by_nhs, g->n, sizeof *g->by_nhs, by_nhs_cmp);
+    sort_plan = NULL;
+    return g;
+}
+
+static int by_nhs_cmp(const void *a, const void *b)
+{
+    uint64_t x = sort_plan->c[*(const uint32_t *)a].nhs;
+    uint64_t y = sort_plan->c[*(const uint32_t *)b].nhs;
+    return x < y ? -1 : x > y;
+}
+
+int gen_plan_case(const struct gen_plan *g, const char *nhs_number,
+                  struct cpis_case *out)
+{
+    if (nhs_number == NULL || !CPIS_HAS_FIELD(out, struct cpis_case, team))
+        return CPIS_ERR_INVALID_ARG;
+    out->status = CPIS_CASE_UNKNOWN;
+    out->case_id[0] = out->worker[0] = out->manager[0] = out->team[0] = '\0';
+    uint64_t want = 0;
+    for (const char *p = nhs_number; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return CPIS_OK;
+        want = want * 10 + (uint64_t)(*p - '0');
+    }
+    size_t lo = 0, hi = g->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t v = g->c[g->by_nhs[mid]].nhs;
+        if (v < want)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == g->n || g->c[g->by_nhs[lo]].nhs != want)
+        return CPIS_OK;
+    uint32_t i = g->by_nhs[lo];
+    const struct gen_child *c = &g->c[i];
+    snprintf(out->case_id, sizeof out->case_id, "G-%06u", (unsigned)i + 1);
+    if (c->open) {
+        unsigned team = c->worker / WORKERS_PER_TEAM;
+        out->status = CPIS_CASE_OPEN;
+        snprintf(out->worker, sizeof out->worker, "sw.gen%02u", (unsigned)c->worker);
+        snprintf(out->manager, sizeof out->manager, "tm.gen%u", team);
+        snprintf(out->team, sizeof out->team, "Team %u", team + 1);
+    } else {
+        out->status = CPIS_CASE_CLOSED;
+    }
+    return CPIS_OK;
+}
+
+void gen_plan_free(struct gen_plan *g)
+{
+    if (g == NULL)
+        return;
+    free(g->by_nhs);
+    free(g->c);
+    free(g);
+}
+
+int gen_write_cases(const struct gen_plan *g, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs("[\n", f);
+    for (size_t i = 0; i < g->n; i++) {
+        const struct gen_child *c = &g->c[i];
+        if (c->open) {
+            unsigned team = c->worker / WORKERS_PER_TEAM;
+            fprintf(f,
+                    "  { \"nhs_number\": \"%010" PRIu64 "\", \"case_id\": \"G-%06zu\","
+                    " \"status\": \"open\", \"worker\": \"sw.gen%02u\","
+                    " \"manager\": \"tm.gen%u\", \"team\": \"Team %u\" }%s\n",
+                    c->nhs, i + 1, (unsigned)c->worker, team, team + 1,
+                    i + 1 < g->n ? "," : "");
+        } else {
+            fprintf(f,
+                    "  { \"nhs_number\": \"%010" PRIu64 "\", \"case_id\": \"G-%06zu\","
+                    " \"status\": \"closed\" }%s\n",
+                    c->nhs, i + 1, i + 1 < g->n ? "," : "");
+        }
+    }
+    fputs("]\n", f);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return -1;
+    return 0;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+struct event {
+    int64_t at;        /* access time, epoch seconds */
+    uint32_t child;    /* index in the plan */
+    uint32_t rnd;      /* author details */
+    uint8_t site;
+    uint8_t fhir;
+    uint8_t mesh;
+};
+
+static int event_cmp(const void *a, const void *b)
+{
+    const struct event *x = a, *y = b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return x->child < y->child ? -1 : x->child > y->child;
+}
+
+#define T_START 1704067200 /* 2024-01-01T00:00:00Z */
+#define MIN 60
+#define HOUR 3600
+#define DAY 86400
+
+struct evbuf {
+    struct event *e;
+    size_t n, cap;
+};
+
+static int ev_push(struct evbuf *b, const struct event *e)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        struct event *bigger = realloc(b->e, cap * sizeof *bigger);
+        if (bigger == NULL)
+            return -1;
+        b->e = bigger;
+        b->cap = cap;
+    }
+    b->e[b->n++] = *e;
+    return 0;
+}
+
+/* The incidents of one child: returns -1 when out of memory. */
+static int child_events(const struct gen_plan *g, uint32_t idx, struct evbuf *out,
+                        struct gen_stats *st)
+{
+    const struct gen_child *c = &g->c[idx];
+    struct rng r = rng_for(g->p.seed, 2, idx);
+    int64_t t = T_START + rng_range(&r, 0, 364 * DAY);
+    uint32_t left = c->budget;
+    while (left > 0) {
+        /* incident length: 1 (single access) .. 5 (the full cascade) */
+        uint64_t u = rng_below(&r, 100);
+        uint32_t len = u < 45 ? 1 : u < 65 ? 2 : u < 80 ? 3 : u < 88 ? 4 : 5;
+        if (len > left)
+            len = left;
+        uint8_t seq[5];
+        int ae = S_AE_STOKE + (int)(rng_below(&r, 10) < 7 ? 0 : rng_below(&r, 3));
+        int ward = ae - S_AE_STOKE + S_WARD_STOKE;
+        int control = rng_below(&r, 10) < 9 ? S_CONTROL : S_CONTROL_NW;
+        switch (len) {
+        case 5:
+            seq[0] = S_111, seq[1] = (uint8_t)control, seq[2] = S_CREW,
+            seq[3] = (uint8_t)ae, seq[4] = (uint8_t)ward;
+            break;
+        case 4:
+            seq[0] = S_111, seq[1] = (uint8_t)control, seq[2] = S_CREW,
+            seq[3] = (uint8_t)ae;
+            break;
+        case 3:
+            if (rng_below(&r, 2)) {
+                seq[0] = S_111, seq[1] = (uint8_t)control, seq[2] = S_CREW;
+            } else {
+                seq[0] = (uint8_t)control, seq[1] = S_CREW, seq[2] = (uint8_t)ae;
+            }
+            break;
+        case 2: {
+            uint64_t v = rng_below(&r, 3);
+            if (v == 0)
+                seq[0] = (uint8_t)ae, seq[1] = (uint8_t)ward;
+            else if (v == 1)
+                seq[0] = S_111, seq[1] = S_OOH;
+            else
+                seq[0] = S_111, seq[1] = (uint8_t)ae;
+            break;
+        }
+        default: {
+            static const uint8_t singles[] = {S_111, S_111, S_AE_STOKE, S_AE_STOKE,
+                                              S_AE_COUNTY, S_WALKIN, S_WALKIN,
+                                              S_OOH, S_UTC, S_UTC, S_GP, S_SARC};
+            seq[0] = singles[rng_below(&r, sizeof singles)];
+            break;
+        }
+        }
+        int64_t at = t;
+        for (uint32_t i = 0; i < len; i++) {
+            if (i > 0) {
+                int prev = seq[i - 1], cur = seq[i];
+                if (cur == S_CONTROL || cur == S_CONTROL_NW)
+                    at += rng_range(&r, 2 * MIN, 8 * MIN);
+                else if (cur == S_CREW)
+                    at += rng_range(&r, 5 * MIN, 25 * MIN);
+                else if (cur >= S_WARD_STOKE && cur <= S_WARD_LEEDS)
+                    at += rng_range(&r, 90 * MIN, 6 * HOUR);
+                else if (prev == S_111)
+                    at += rng_range(&r, 30 * MIN, 3 * HOUR);
+                else
+                    at += rng_range(&r, 20 * MIN, 75 * MIN);
+            }
+            struct event e;
+            memset(&e, 0, sizeof e);
+            e.at = at + rng_range(&r, 0, 59);
+            e.child = idx;
+            e.rnd = (uint32_t)rng_next(&r);
+            e.site = seq[i];
+            e.fhir = g->p.format == GEN_FHIR ||
+                     (g->p.format == GEN_MIXED && rng_below(&r, 100) < 30);
+            e.mesh = rng_below(&r, 100) < (uint64_t)g->p.mesh_share_pct;
+            if (ev_push(out, &e) != 0)
+                return -1;
+        }
+        st->incidents++;
+        if (len > 1)
+            st->cascades++;
+        left -= len;
+        /* the next incident: weeks later */
+        t = at + rng_range(&r, 7 * DAY, 120 * DAY) + rng_range(&r, 0, 23 * HOUR);
+    }
+    return 0;
+}
+
+/* ---- rendering ------------------------------------------------------------------- */
+
+struct sbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) CPIS_PRINTF(2, 3);
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->n;
+        int k = vsnprintf(b->s != NULL ? b->s + b->n : NULL, room, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)k < room) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->n <= (size_t)k)
+            cap *= 2;
+        char *bigger = realloc(b->s, cap);
+        if (bigger == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->s = bigger;
+        b->cap = cap;
+    }
+}
+
+static void sb_reset(struct sbuf *b)
+{
+    b->n = 0;
+    b->oom = 0;
+    if (b->s != NULL)
+        b->s[0] = '\0';
+}
+
+/* A UUID-shaped id from r: upper (HL7 ids) or lower case (FHIR urls). */
+static void uuid(struct rng *r, int upper, char out[37])
+{
+    uint64_t a = rng_next(r), b = rng_next(r);
+    snprintf(out, 37, upper ? "%08X-%04X-4%03X-%04X-%012" PRIX64
+                            : "%08x-%04x-4%03x-%04x-%012" PRIx64,
+             (unsigned)(a >> 32), (unsigned)((a >> 16) & 0xFFFF),
+             (unsigned)(a & 0xFFF), (unsigned)(0x8000 | ((b >> 48) & 0x3FFF)),
+             (uint64_t)(b & 0xFFFFFFFFFFFFull));
+}
+
+static void hl7_time(int64_t t, char out[24])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 24, "%Y%m%d%H%M%S+0000", &tm);
+}
+
+static void iso_time(int64_t t, char out[24])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Everything a message says, before it is written in one format. */
+struct msg_facts {
+    char id[37];          /* notification id */
+    int64_t created;
+    int64_t at;
+    char nhs[16];
+    const struct site_info *site;
+    uint32_t rnd;
+    const char *bad_time; /* non-NULL: this access time text instead */
+};
+
+static void render_hl7(struct sbuf *b, const struct msg_facts *f, int doctype)
+{
+    char created[24], at[24];
+    hl7_time(f->created, created);
+    hl7_time(f->at, at);
+    if (f->bad_time != NULL)
+        snprintf(at, sizeof at, "%s", f->bad_time);
+    const struct site_info *s = f->site;
+    uint32_t rnd = f->rnd;
+    sb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    if (doctype)
+        sb_printf(b, "<!DOCTYPE REPC_IN000004GB01 [<!ENTITY who \"x\">]>\n");
+    sb_printf(b,
+        "<REPC_IN000004GB01 xmlns=\"urn:hl7-org:v3\">\n"
+        "  <id root=\"%s\"/>\n"
+        "  <creationTime value=\"%s\"/>\n"
+        "  <versionCode code=\"V3NPfIT4.2.00\"/>\n"
+        "  <interactionId root=\"2.16.840.1.113883.2.1.3.2.4.12\" extension=\"REPC_IN000004GB01\"/>\n"
+        "  <processingCode code=\"P\"/>\n"
+        "  <processingModeCode code=\"T\"/>\n"
+        "  <acceptAckCode code=\"NE\"/>\n"
+        "  <communicationFunctionRcv>\n"
+        "    <device>\n"
+        "      <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"706000000001\"/>\n"
+        "    </device>\n"
+        "  </communicationFunctionRcv>\n"
+        "  <communicationFunctionSnd>\n"
+        "    <device>\n"
+        "      <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"990101000001\"/>\n"
+        "    </device>\n"
+        "  </communicationFunctionSnd>\n"
+        "  <ControlActEvent>\n"
+        "    <author1>\n"
+        "      <AgentSystemSDS>\n"
+        "        <agentSystemSDS>\n"
+        "          <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"990101000001\"/>\n"
+        "        </agentSystemSDS>\n"
+        "      </AgentSystemSDS>\n"
+        "    </author1>\n"
+        "    <subject>\n"
+        "      <CP-ISAccessToServiceNotification>\n"
+        "        <id root=\"%s\"/>\n"
+        "        <effectiveTime value=\"%s\"/>\n"
+        "        <primaryInformationRecipient>\n"
+        "          <AssignedOrganization>\n"
+        "            <id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"706\"/>\n"
+        "          </AssignedOrganization>\n"
+        "        </primaryInformationRecipient>\n"
+        "        <pertinentInformation>\n"
+        "          <TotalReturnedRecords>\n"
+        "            <value value=\"1\"/>\n"
+        "          </TotalReturnedRecords>\n"
+        "        </pertinentInformation>\n"
+        "        <pertinentInformation1>\n"
+        "          <LAUploadFile>\n"
+        "            <value root=\"2.16.840.1.113883.2.1.3.2.4.18.25\" extension=\"706_CPIS_20240101.csv\"/>\n"
+        "          </LAUploadFile>\n"
+        "        </pertinentInformation1>\n"
+        "        <pertinentInformation2>\n"
+        "          <CP-ISRecordAccess>\n"
+        "            <effectiveTime value=\"%s\"/>\n"
+        "            <subject>\n"
+        "              <ChildProtectionPlan>\n"
+        "                <id root=\"2.16.840.1.113883.2.1.4.1\" extension=\"%s\"/>\n"
+        "                <id root=\"2.16.840.1.113883.2.1.3.2.4.18.24\" extension=\"STAFFS-CP-%04u\"/>\n"
+        "              </ChildProtectionPlan>\n"
+        "            </subject>\n"
+        "            <pertinentInformation>\n"
+        "              <CP-ISNHSQuery>\n"
+        "                  <author>\n",
+        f->id, created, f->id, created, at, f->nhs, (unsigned)(rnd % 10000));
+    const char *given = GIVEN[rnd % 10], *family = FAMILY[(rnd / 10) % 10];
+    if (s->system) {
+        sb_printf(b,
+            "                    <System>\n"
+            "                      <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"2000000%05u\"/>\n"
+            "                      <name>NHS 111 Clinical Assessment Service</name>\n"
+            "                      <maintainingOrganization>\n"
+            "                        <id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"%s\"/>\n"
+            "                        <name>%s</name>\n"
+            "                      </maintainingOrganization>\n"
+            "                      <indirectAuthority>\n"
+            "                        <AssignedPerson>\n"
+            "                          <id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5550%08u\"/>\n"
+            "                          <code code=\"%s\" codeSystem=\"1.2.826.0.1285.0.2.1.104\" displayName=\"%s\"/>\n"
+            "                          <assignedPerson>\n"
+            "                            <name><given>%s</given> <family>%s</family></name>\n"
+            "                          </assignedPerson>\n"
+            "                        </AssignedPerson>\n"
+            "                      </indirectAuthority>\n"
+            "                    </System>\n",
+            (unsigned)(rnd % 7 + 1), s->code, s->name, (unsigned)(rnd % 100000000u),
+            s->role, s->role_name, given, family);
+    } else {
+        sb_printf(b,
+            "                   <AssignedAuthor>\n"
+            "                    <id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5551%08u\"/>\n"
+            "                    <id root=\"1.2.826.0.1285.0.2.0.67\" extension=\"5552%08u\"/>\n"
+            "                    <code code=\"%s\" codeSystem=\"1.2.826.0.1285.0.2.1.104\" displayName=\"%s\"/>\n"
+            "                    <assignedPerson>\n"
+            "                      <name><given>%s</given><family>%s</family></name>\n"
+            "                    </assignedPerson>\n"
+            "                    <representedOrganization>\n"
+            "                      <id root=\"2.16.840.1.113883.2.1.3.2.4.19.2\" extension=\"%s\"/>\n"
+            "                      <name>%s</name>\n"
+            "                    </representedOrganization>\n"
+            "                   </AssignedAuthor>\n",
+            (unsigned)(rnd % 100000000u), (unsigned)((rnd / 7) % 100000000u), s->role,
+            s->role_name, given, family, s->code, s->name);
+    }
+    sb_printf(b,
+        "                  </author>\n"
+        "              </CP-ISNHSQuery>\n"
+        "            </pertinentInformation>\n"
+        "          </CP-ISRecordAccess>\n"
+        "        </pertinentInformation2>\n"
+        "      </CP-ISAccessToServiceNotification>\n"
+        "    </subject>\n"
+        "  </ControlActEvent>\n"
+        "</REPC_IN000004GB01>\n");
+}
+
+static void render_fhir(struct sbuf *b, const struct msg_facts *f, struct rng *r)
+{
+    char created[24], at[24], bundle[37], org[37], audit[37], who[37], prac[37],
+        patient[37];
+    iso_time(f->created, created);
+    iso_time(f->at, at);
+    if (f->bad_time != NULL)
+        snprintf(at, sizeof at, "%s", f->bad_time);
+    uuid(r, 0, bundle);
+    uuid(r, 0, org);
+    uuid(r, 0, audit);
+    uuid(r, 0, who);
+    uuid(r, 0, prac);
+    uuid(r, 0, patient);
+    const struct site_info *s = f->site;
+    uint32_t rnd = f->rnd;
+    sb_printf(b,
+        "{\n"
+        "  \"resourceType\": \"Bundle\",\n"
+        "  \"id\": \"%s\",\n"
+        "  \"meta\": { \"lastUpdated\": \"%s\" },\n"
+        "  \"identifier\": { \"system\": \"https://tools.ietf.org/html/rfc4122\", \"value\": \"%s\" },\n"
+        "  \"type\": \"message\",\n"
+        "  \"timestamp\": \"%s\",\n"
+        "  \"entry\": [\n"
+        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+        "      \"resource\": { \"resourceType\": \"MessageHeader\", \"id\": \"%s\",\n"
+        "        \"eventCoding\": { \"system\": \"urn:oid:2.16.840.1.113883.2.1.3.2.4.17.470\", \"code\": \"05\", \"display\": \"Access to Service Notification\" },\n"
+        "        \"destination\": [ { \"name\": \"Staffordshire County Council children's social care\", \"endpoint\": \"urn:nhs-uk:addressing:ods:706\", \"receiver\": { \"reference\": \"urn:uuid:%s\" } } ],\n"
+        "        \"source\": { \"name\": \"CP-IS\", \"endpoint\": \"urn:nhs-uk:addressing:ods:X26\" } } },\n"
+        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+        "      \"resource\": { \"resourceType\": \"Organization\", \"id\": \"%s\",\n"
+        "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/ods-organization-code\", \"value\": \"706\" } ],\n"
+        "        \"name\": \"STAFFORDSHIRE COUNTY COUNCIL\" } },\n"
+        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+        "      \"resource\": { \"resourceType\": \"AuditEvent\", \"id\": \"%s\",\n"
+        "        \"type\": { \"system\": \"http://terminology.hl7.org/CodeSystem/audit-event-type\", \"code\": \"rest\", \"display\": \"RESTful Operation\" },\n"
+        "        \"subtype\": [ { \"system\": \"http://hl7.org/fhir/restful-interaction\", \"code\": \"read\", \"display\": \"read\" } ],\n"
+        "        \"action\": \"R\", \"recorded\": \"%s\", \"outcome\": \"0\",\n"
+        "        \"agent\": [ { \"who\": { \"reference\": \"urn:uuid:%s\" }, \"requestor\": true } ],\n"
+        "        \"source\": { \"observer\": { \"display\": \"CP-IS Spine service\" } },\n"
+        "        \"entity\": [ { \"what\": { \"reference\": \"urn:uuid:%s\" }, \"type\": { \"system\": \"http://terminology.hl7.org/CodeSystem/audit-entity-type\", \"code\": \"1\", \"display\": \"Person\" } } ] } },\n",
+        bundle, created, bundle, created, f->id, f->id, org, org, org, audit, audit,
+        at, who, patient);
+    const char *given = GIVEN[rnd % 10], *family = FAMILY[(rnd / 10) % 10];
+    if (s->system) {
+        sb_printf(b,
+            "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+            "      \"resource\": { \"resourceType\": \"Device\", \"id\": \"%s\",\n"
+            "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/nhsSpineASID\", \"value\": \"9189991%05u\" } ],\n"
+            "        \"deviceName\": [ { \"name\": \"NHS 111 Clinical Assessment Service\", \"type\": \"user-friendly-name\" } ],\n"
+            "        \"owner\": { \"identifier\": { \"system\": \"https://fhir.nhs.uk/Id/ods-organization-code\", \"value\": \"%s\" }, \"display\": \"%s\" } } },\n",
+            who, who, (unsigned)(rnd % 7 + 1), s->code, s->name);
+    } else {
+        sb_printf(b,
+            "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+            "      \"resource\": { \"resourceType\": \"PractitionerRole\", \"id\": \"%s\",\n"
+            "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/sds-role-profile-id\", \"value\": \"5552%08u\" } ],\n"
+            "        \"practitioner\": { \"reference\": \"urn:uuid:%s\" },\n"
+            "        \"organization\": { \"identifier\": { \"system\": \"https://fhir.nhs.uk/Id/%s\", \"value\": \"%s\" }, \"display\": \"%s\" },\n"
+            "        \"code\": [ { \"coding\": [ { \"system\": \"https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode\", \"code\": \"%s\", \"display\": \"%s\" } ] } ] } },\n"
+            "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+            "      \"resource\": { \"resourceType\": \"Practitioner\", \"id\": \"%s\",\n"
+            "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/sds-user-id\", \"value\": \"5551%08u\" } ],\n"
+            "        \"name\": [ { \"use\": \"official\", \"family\": \"%s\", \"given\": [ \"%s\" ] } ] } },\n",
+            who, who, (unsigned)((rnd / 7) % 100000000u), prac,
+            s->site_code ? "ods-site-code" : "ods-organization-code", s->code, s->name,
+            s->role, s->role_name, prac, prac, (unsigned)(rnd % 100000000u), family,
+            given);
+    }
+    sb_printf(b,
+        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+        "      \"resource\": { \"resourceType\": \"Patient\", \"id\": \"%s\",\n"
+        "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/nhs-number\", \"value\": \"%s\" } ] } }\n"
+        "  ]\n"
+        "}\n",
+        patient, patient, f->nhs);
+}
+
+static void render_ctl(struct sbuf *b, const char *local_id, const char *dts_id,
+                       int64_t t)
+{
+    char when[24];
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
+    sb_printf(b,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<DTSControl>\n"
+        "  <Version>1.0</Version>\n"
+        "  <AddressType>DTS</AddressType>\n"
+        "  <MessageType>Data</MessageType>\n"
+        "  <From_DTS>X26HC001</From_DTS>\n"
+        "  <To_DTS>706LAOT001</To_DTS>\n"
+        "  <Subject>CP-IS Access to Service Notification</Subject>\n"
+        "  <LocalId>%s</LocalId>\n"
+        "  <DTSId>%s</DTSId>\n"
+        "  <PartnerId></PartnerId>\n"
+        "  <Compress>N</Compress>\n"
+        "  <Encrypted>N</Encrypted>\n"
+        "  <WorkflowId>CPIS_ASN</WorkflowId>\n"
+        "  <ProcessId></ProcessId>\n"
+        "  <DataChecksum></DataChecksum>\n"
+        "  <IsCompressed>N</IsCompressed>\n"
+        "  <StatusRecord>\n"
+        "    <DateTime>%s</DateTime>\n"
+        "    <Event>TRANSFER</Event>\n"
+        "    <Status>SUCCESS</Status>\n"
+        "    <StatusCode>00</StatusCode>\n"
+        "    <Description>Transferred to recipient mailbox</Description>\n"
+        "  </StatusRecord>\n"
+        "</DTSControl>\n",
+        local_id, dts_id, when);
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+struct runner {
+    const struct gen_plan *g;
+    gen_sink sink;
+    void *user;
+    struct gen_stats *st;
+    struct sbuf payload, ctl;
+    uint64_t seq;
+    struct rng sel;           /* picks duplicates and bad messages */
+    uint64_t dup_left, bad_left, orig_left;
+};
+
+static int emit(struct runner *R, const char *label, const struct msg_facts *f,
+                int fhir, int mesh, enum gen_kind kind, int open_case, struct rng *r)
+{
+    char name[96], ctl_name[96], dts[64], local[64];
+    R->seq++;
+    const char *ext = mesh ? "dat" : fhir ? "json" : "xml";
+    snprintf(name, sizeof name, "%07" PRIu64 "-%s.%s", R->seq, label, ext);
+    struct gen_message m;
+    memset(&m, 0, sizeof m);
+    m.seq = R->seq;
+    m.name = name;
+    m.payload = R->payload.s;
+    m.payload_len = R->payload.n;
+    m.dts_id = "";
+    m.local_id = "";
+    m.content_type = !mesh && fhir ? "application/fhir+json" : NULL;
+    m.kind = kind;
+    m.is_fhir = fhir;
+    m.open_case = open_case;
+    if (mesh) {
+        char when[24];
+        time_t tt = (time_t)f->created;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
+        snprintf(dts, sizeof dts, "%s%06u_%06X", when,
+                 (unsigned)rng_below(r, 1000000), (unsigned)rng_below(r, 0x1000000));
+        snprintf(local, sizeof local, "CPIS-ASN-%.8s", f->id);
+        snprintf(ctl_name, sizeof ctl_name, "%07" PRIu64 "-%s.ctl", R->seq, label);
+        sb_reset(&R->ctl);
+        render_ctl(&R->ctl, local, dts, f->created);
+        if (R->ctl.oom)
+            return -1;
+        m.ctl_name = ctl_name;
+        m.ctl = R->ctl.s;
+        m.ctl_len = R->ctl.n;
+        m.dts_id = dts;
+        m.local_id = local;
+        R->st->mesh_pairs++;
+    }
+    R->st->messages++;
+    return R->sink(R->user, &m);
+}
+
+static void facts_for(const struct gen_plan *g, const struct event *e,
+                      struct rng *r, struct msg_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    uuid(r, 1, f->id);
+    f->at = e->at;
+    f->created = e->at + rng_range(r, 20, 300);
+    snprintf(f->nhs, sizeof f->nhs, "%010" PRIu64, g->c[e->child].nhs);
+    f->site = &SITES[e->site];
+    f->rnd = e->rnd;
+}
+
+static void render(struct sbuf *b, const struct msg_facts *f, int fhir, struct rng *r)
+{
+    sb_reset(b);
+    if (fhir)
+        render_fhir(b, f, r);
+    else
+        render_hl7(b, f, 0);
+}
+
+static const char *const BAD_LABELS[] = {"bad-truncated", "bad-nhs-number",
+                                         "bad-json", "bad-doctype",
+                                         "bad-timestamp"};
+
+/* A bad message modelled on event e (never acting). */
+static int emit_bad(struct runner *R, const struct event *e, struct rng *r)
+{
+    unsigned kind = (unsigned)(R->st->bad % 5);
+    struct msg_facts f;
+    facts_for(R->g, e, r, &f);
+    sb_reset(&R->payload);
+    switch (kind) {
+    case 0: /* truncated XML */
+        render_hl7(&R->payload, &f, 0);
+        R->payload.n = R->payload.n * 3 / 5;
+        break;
+    case 1: { /* Modulus 11 fails: change the check digit */
+        f.nhs[9] = (char)('0' + (f.nhs[9] - '0' + 1) % 10);
+        render_hl7(&R->payload, &f, 0);
+        break;
+    }
+    case 2: /* truncated JSON */
+        render_fhir(&R->payload, &f, r);
+        R->payload.n = R->payload.n / 2;
+        break;
+    case 3: /* a DTD with an entity */
+        render_hl7(&R->payload, &f, 1);
+        break;
+    default: /* month 13 */
+        f.bad_time = "20241345120000+0000";
+        render_hl7(&R->payload, &f, 0);
+        break;
+    }
+    if (R->payload.oom)
+        return -1;
+    R->payload.s[R->payload.n] = '\0';
+    R->st->bad++;
+    return emit(R, BAD_LABELS[kind], &f, kind == 2, 0, GEN_BAD, 0, r);
+}
+
+static int emit_event(struct runner *R, const struct event *e)
+{
+    const struct gen_plan *g = R->g;
+    /* Per-event randomness: independent of what else is in the stream. */
+    struct rng r = rng_for(g->p.seed, 3, ((uint64_t)e->child << 24) ^ (uint64_t)e->at);
+    struct msg_facts f;
+    facts_for(g, e, &r, &f);
+    render(&R->payload, &f, e->fhir, &r);
+    if (R->payload.oom)
+        return -1;
+    int open_case = g->c[e->child].open;
+    const char *label = SITES[e->site].label;
+    struct gen_stats *st = R->st;
+    if (open_case)
+        st->open++;
+    else
+        st->closed++;
+    if (e->fhir)
+        st->fhir++;
+    else
+        st->hl7v3++;
+    if (SITES[e->site].system)
+        st->system_authors++;
+    int rc = emit(R, label, &f, e->fhir, e->mesh, GEN_ORIGINAL, open_case, &r);
+    if (rc != 0)
+        return rc;
+
+    /* Selection sampling: exactly dup_left of the remaining originals get a
+     * resend, and exactly bad_left a bad message after them. */
+    uint64_t orig = R->orig_left--;
+    if (R->dup_left > 0 && rng_below(&R->sel, orig) < R->dup_left) {
+        R->dup_left--;
+        char dlabel[64];
+        if (st->duplicates % 2 == 0) {
+            /* the same payload again: a MESH resend (new DTSId) for a MESH
+             * message, a second copy of the file otherwise */
+            snprintf(dlabel, sizeof dlabel, "resend-%s", label);
+        } else {
+            /* the same access re-issued under a new notification id */
+            snprintf(dlabel, sizeof dlabel, "reissue-%s", label);
+            int64_t at = f.at;
+            facts_for(g, e, &r, &f);
+            f.at = at;
+            render(&R->payload, &f, e->fhir, &r);
+            if (R->payload.oom)
+                return -1;
+        }
+        st->duplicates++;
+        rc = emit(R, dlabel, &f, e->fhir, e->mesh, GEN_DUPLICATE, open_case, &r);
+        if (rc != 0)
+            return rc;
+    }
+    if (R->bad_left > 0 && rng_below(&R->sel, orig) < R->bad_left) {
+        R->bad_left--;
+        rc = emit_bad(R, e, &r);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int gen_run(const struct gen_plan *g, gen_sink sink, void *user,
+            struct gen_stats *st_out)
+{
+    struct gen_stats st;
+    memset(&st, 0, sizeof st);
+    struct runner R;
+    memset(&R, 0, sizeof R);
+    R.g = g;
+    R.sink = sink;
+    R.user = user;
+    R.st = &st;
+    R.sel = rng_for(g->p.seed, 4, 0);
+    R.orig_left = g->p.open + g->p.closed;
+    R.dup_left = g->p.duplicates < R.orig_left ? g->p.duplicates : R.orig_left;
+    R.bad_left = g->p.bad < R.orig_left ? g->p.bad : R.orig_left;
+    for (size_t i = 0; i < g->n; i++) {
+        st.children++;
+        if (g->c[i].open)
+            st.children_open++;
+        else
+            st.children_closed++;
+    }
+    struct evbuf ev = {0};
+    int rc = 0;
+    for (size_t b = 0; rc == 0 && b < g->n; b += GEN_BLOCK_CHILDREN) {
+        size_t end = b + GEN_BLOCK_CHILDREN < g->n ? b + GEN_BLOCK_CHILDREN : g->n;
+        ev.n = 0;
+        for (size_t i = b; rc == 0 && i < end; i++)
+            if (child_events(g, (uint32_t)i, &ev, &st) != 0)
+                rc = -1;
+        if (rc != 0)
+            break;
+        qsort(ev.e, ev.n, sizeof *ev.e, event_cmp);
+        for (size_t i = 0; rc == 0 && i < ev.n; i++)
+            rc = emit_event(&R, &ev.e[i]);
+    }
+    free(ev.e);
+    free(R.payload.s);
+    free(R.ctl.s);
+    if (st_out != NULL)
+        *st_out = st;
+    return rc;
+}
+
+/* ---- the `generate` command ------------------------------------------------------ */
+
+static const char GEN_USAGE[] =
+    "usage: cpis-mockhost generate [--seed N] [--notifications N]\n"
+    "         [--open N --closed N] [--format hl7v3|fhir|mixed]\n"
+    "         [--duplicates N] [--bad N] [--mesh-share PCT]\n"
+    "         [--cases-out FILE] OUT_DIR\n"
+    "Writes a reproducible stream of CP-IS notifications into OUT_DIR (created;\n"
+    "it must be empty), one file per message (MESH pairs as NAME.ctl/NAME.dat),\n"
+    "named so that name order is stream order, and the matching case fixture\n"
+    "to --cases-out (default: OUT_DIR.cases.json, beside the folder).\n"
+    "--open/--closed count NOTIFICATIONS (one access each) on open and closed\n"
+    "cases; --notifications N alone splits N in the paper's ratio (2253:3739);\n"
+    "default: --open 2253 --closed 3739, seed 1, mixed formats.  Duplicates\n"
+    "(resends, reissues under a new notification id) and bad messages\n"
+    "(quarantined) are extra and never act.  Replay it with:\n"
+    "  cpis-mockhost --config samples/config/v5.json --cases OUT_DIR.cases.json\n"
+    "      replay OUT_DIR\n"
+    "Prints one JSON line of counts.  Exit status 0, or 2 on a usage error or\n"
+    "when the files cannot be written.\n";
+
+static int gen_usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "cpis-mockhost: generate: %s%s%s (try cpis-mockhost generate --help)\n",
+            what, arg ? " " : "", arg ? arg : "");
+    return 2;
+}
+
+static int parse_count(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+struct dir_sink {
+    const char *dir;
+    struct progress prog;
+    char err[512];
+};
+
+static int write_whole(const char *dir, const char *name, const char *data,
+                       size_t len, char *err, size_t cap)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        snprintf(err, cap, "%.400s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t w = fwrite(data, 1, len, f);
+    int bad = w != len || ferror(f);
+    if (fclose(f) != 0 || bad) {
+        snprintf(err, cap, "%.400s: write failed", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int dir_sink_fn(void *user, const struct gen_message *m)
+{
+    struct dir_sink *d = user;
+    if (write_whole(d->dir, m->name, m->payload, m->payload_len, d->err,
+                    sizeof d->err) != 0)
+        return 1;
+    if (m->ctl != NULL &&
+        write_whole(d->dir, m->ctl_name, m->ctl, m->ctl_len, d->err, sizeof d->err) != 0)
+        return 1;
+    progress_add(&d->prog, 1);
+    return 0;
+}
+
+/* mkdir -p */
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* 1 when the folder has entries other than . and .. */
+static int dir_has_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    struct dirent *e;
+    int any = 0;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            any = 1;
+            break;
+        }
+    closedir(d);
+    return any;
+}
+
+int gen_command(int argc, char **argv)
+{
+    struct gen_params p;
+    gen_params_default(&p);
+    uint64_t total = 0, open = 0, closed = 0;
+    int have_total = 0, have_open = 0, have_closed = 0;
+    const char *out_dir = NULL, *cases_out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(GEN_USAGE, stdout);
+            return 0;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+            if (v == NULL)
+                return gen_usage_error("option needs a value:", a);
+            i++;
+            uint64_t n = 0;
+            if (strcmp(a, "--format") == 0) {
+                if (strcmp(v, "hl7v3") == 0)
+                    p.format = GEN_HL7V3;
+                else if (strcmp(v, "fhir") == 0)
+                    p.format = GEN_FHIR;
+                else if (strcmp(v, "mixed") == 0)
+                    p.format = GEN_MIXED;
+                else
+                    return gen_usage_error("unknown format", v);
+                continue;
+            }
+            if (strcmp(a, "--cases-out") == 0) {
+                cases_out = v;
+                continue;
+            }
+            if (parse_count(v, &n) != 0)
+                return gen_usage_error("not a count:", v);
+            if (strcmp(a, "--seed") == 0)
+                p.seed = n;
+            else if (strcmp(a, "--notifications") == 0)
+                total = n, have_total = 1;
+            else if (strcmp(a, "--open") == 0)
+                open = n, have_open = 1;
+            else if (strcmp(a, "--closed") == 0)
+                closed = n, have_closed = 1;
+            else if (strcmp(a, "--duplicates") == 0)
+                p.duplicates = n;
+            else if (strcmp(a, "--bad") == 0)
+                p.bad = n;
+            else if (strcmp(a, "--mesh-share") == 0 && n <= 100)
+                p.mesh_share_pct = (int)n;
+            else
+                return gen_usage_error("unknown option or bad value:", a);
+            continue;
+        }
+        if (out_dir != NULL)
+            return gen_usage_error("one output folder only; extra:", a);
+        out_dir = a;
+    }
+    if (out_dir == NULL)
+        return gen_usage_error("no output folder given", NULL);
+    if (have_open != have_closed)
+        return gen_usage_error("give --open and --closed together", NULL);
+    if (have_open) {
+        if (have_total && total != open + closed)
+            return gen_usage_error("--notifications is not --open + --closed", NULL);
+        p.open = open;
+        p.closed = closed;
+    } else if (have_total) {
+        p.open = (total * 2253 + 5992 / 2) / 5992;
+        p.closed = total - p.open;
+    }
+    if (p.open + p.closed == 0)
+        return gen_usage_error("nothing to generate (0 notifications)", NULL);
+    if (p.open + p.closed > 100000000ull)
+        return gen_usage_error("too many notifications (at most 100000000)", NULL);
+
+    if (mkdir_p(out_dir) != 0) {
+        fprintf(stderr, "cpis-mockhost: generate: %s: %s\n", out_dir, strerror(errno));
+        return 2;
+    }
+    if (dir_has_entries(out_dir)) {
+        fprintf(stderr, "cpis-mockhost: generate: %s: not empty (a replay reads every "
+                        "file in it)\n", out_dir);
+        return 2;
+    }
+    char *owned_cases = NULL;
+    if (cases_out == NULL) {
+        size_t n = strlen(out_dir);
+        while (n > 1 && out_dir[n - 1] == '/')
+            n--;
+        owned_cases = malloc(n + sizeof ".cases.json");
+        if (owned_cases == NULL)
+            return 2;
+        memcpy(owned_cases, out_dir, n);
+        memcpy(owned_cases + n, ".cases.json", sizeof ".cases.json");
+        cases_out = owned_cases;
+    }
+    struct gen_plan *g = gen_plan_new(&p);
+    if (g == NULL) {
+        fprintf(stderr, "cpis-mockhost: generate: %s\n",
+                errno == ERANGE ? "too many children for the NHS test range"
+                                : "out of memory");
+        free(owned_cases);
+        return 2;
+    }
+    int rc = 0;
+    if (gen_write_cases(g, cases_out) != 0) {
+        fprintf(stderr, "cpis-mockhost: generate: %s: %s\n", cases_out, strerror(errno));
+        rc = 2;
+    }
+    struct dir_sink d;
+    memset(&d, 0, sizeof d);
+    d.dir = out_dir;
+    struct gen_stats st;
+    memset(&st, 0, sizeof st);
+    if (rc == 0) {
+        progress_start(&d.prog, "generate",
+                       p.open + p.closed + p.duplicates + p.bad, -1);
+        int r = gen_run(g, dir_sink_fn, &d, &st);
+        progress_end(&d.prog);
+        if (r != 0) {
+            fprintf(stderr, "cpis-mockhost: generate: %s\n",
+                    d.err[0] ? d.err : "out of memory");
+            rc = 2;
+        }
+    }
+    if (rc == 0) {
+        printf("{\"out\":\"%s\",\"cases\":\"%s\",\"seed\":%" PRIu64
+               ",\"notifications\":%" PRIu64 ",\"open\":%" PRIu64
+               ",\"closed\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"bad\":%" PRIu64
+               ",\"messages\":%" PRIu64 ",\"children\":%" PRIu64
+               ",\"children_open\":%" PRIu64 ",\"children_closed\":%" PRIu64
+               ",\"incidents\":%" PRIu64 ",\"cascades\":%" PRIu64
+               ",\"system_authors\":%" PRIu64 ",\"hl7v3\":%" PRIu64
+               ",\"fhir\":%" PRIu64 ",\"mesh_pairs\":%" PRIu64
+               ",\"expected_v5\":{\"activities\":%" PRIu64
+               ",\"first_response_alerts\":%" PRIu64 "}}\n",
+               out_dir, cases_out, p.seed, st.open + st.closed, st.open, st.closed,
+               st.duplicates, st.bad, st.messages, st.children, st.children_open,
+               st.children_closed, st.incidents, st.cascades, st.system_authors,
+               st.hl7v3, st.fhir, st.mesh_pairs, 3 * st.open, 2 * st.closed);
+    }
+    gen_plan_free(g);
+    free(owned_cases);
+    return rc;
+}
