@@ -15,6 +15,7 @@
  *     already in the child state and re-emits the same writes.
  */
 #include <cjson/cJSON.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,7 @@ static int process_access(struct cpis_plugin *p, const struct runtime *rt,
             wf_child_free(&child);
             if (rc != CPIS_ERR_CONFLICT)
                 return cpis_host_status(rc);
+            sched_yield(); /* let the writer that won finish its turn */
         }
     }
     if (!decided) {
