@@ -16,6 +16,7 @@
 #      the fix (the admin raises the limit) and then act exactly once.
 set -euo pipefail
 . "$(dirname "$0")/../data/e2e/lib.sh"
+preflight e2e_persistence
 E2E=$TESTDATA/e2e
 
 # ---- 1. a second process sees the first one's deliveries ----------------------

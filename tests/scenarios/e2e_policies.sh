@@ -11,6 +11,7 @@
 #     controls and must parse).
 set -euo pipefail
 . "$(dirname "$0")/../data/e2e/lib.sh"
+preflight e2e_policies
 
 # ---- expected summaries -----------------------------------------------------
 # Worked out from the samples and docs/architecture.md's universe:

@@ -114,3 +114,17 @@ finish() {
     echo "$1: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
 }
+
+# preflight NAME : a fault-free delivery of one sample must exit 0 with
+# nothing on stderr; otherwise (e.g. a leak report under LeakSanitizer)
+# report it once and stop, rather than failing every later check.
+preflight() {
+    local rc=0
+    mh --config "$V6" deliver "$S/cascade/01-nhs111.xml" >"$tmp/pre.out" 2>"$tmp/pre.err" || rc=$?
+    if [ "$rc" -ne 0 ] || [ -s "$tmp/pre.err" ]; then
+        fail "preflight: one fault-free delivery exited $rc; stderr: $(head -c 1500 "$tmp/pre.err")"
+        finish "$1"
+        exit 1
+    fi
+    ok
+}
