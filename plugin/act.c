@@ -178,7 +178,7 @@ static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int co
     };
     if (out) {
         out->error = (uint32_t)code;
-        snprintf(out->detail, sizeof out->detail, "%s: %.200s", names[code], detail);
+        snprintf(out->detail, sizeof out->detail, "%s", detail); /* the code is in out->error */
         cpis_scrub_digits(out->detail);
     }
     int rc = h->quarantine(h->ctx, &q);

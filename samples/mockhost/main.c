@@ -556,6 +556,8 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
     case CPIS_DUPLICATE: {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "action", "duplicate");
+        cJSON_AddStringToObject(o, "case", "");      /* nothing was acted on */
+        cJSON_AddStringToObject(o, "recipient", "");
         cJSON_AddStringToObject(o, "file", ev->source_name);
         cJSON_AddStringToObject(o, "notification", out.notification_id);
         print_json_line(o);

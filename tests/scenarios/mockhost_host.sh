@@ -322,7 +322,7 @@ expect_count "activity lines" "$tmp/out" '"action":"activity"' 2
 expect_count "record lines" "$tmp/out" '"action":"record"' 2
 expect_in "activity line shape" "$tmp/out" \
     '{"action":"activity","case":"C-1001","recipient":"sw.ahmed","notification":"N1","id":"act-N1"'
-expect_in "duplicate line" "$tmp/out" "{\"action\":\"duplicate\",\"file\":\"$tmp/in/b1.txt\",\"notification\":\"N1\"}"
+expect_in "duplicate line" "$tmp/out" "{\"action\":\"duplicate\",\"case\":\"\",\"recipient\":\"\",\"file\":\"$tmp/in/b1.txt\",\"notification\":\"N1\"}"
 expect_in "quarantine line" "$tmp/out" '"action":"quarantine","case":"","recipient":"","notification":"N3","id":"q-N3"'
 expect_in "rejection on stderr names the file" "$tmp/err" "$tmp/in/c1.txt: rejected: missing_field"
 expect_not_in "the .ctl is not delivered alone" "$tmp/err" "a2.ctl"
