@@ -109,10 +109,18 @@ test-run: $(SO) $(MOCKHOST) $(TEST_BINS) $(FUZZ_REPLAY_BINS) check-exports
 	done; \
 	exit $$fail
 
+# The suite, then again under ASan+UBSan, then under ThreadSanitizer when
+# clang and its sanitizer runtime are installed (.ci/run installs them).
+HAVE_TSAN := $(shell command -v clang >/dev/null 2>&1 && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.a >/dev/null 2>&1 && echo yes)
 check: check-header
 	$(MAKE) test-run
 	$(MAKE) BUILD=build/san SAN=1 test-run
-	@echo "make check: all tests passed (plain and ASan+UBSan)"
+ifeq ($(HAVE_TSAN),yes)
+	$(MAKE) check-tsan
+	@echo "make check: all tests passed (plain, ASan+UBSan, ThreadSanitizer)"
+else
+	@echo "make check: all tests passed (plain and ASan+UBSan; ThreadSanitizer skipped: no clang runtime)"
+endif
 
 check-san:
 	$(MAKE) BUILD=build/san SAN=1 test-run
