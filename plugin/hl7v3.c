@@ -555,16 +555,7 @@ static int get_attr(xmlNode *n, const char *name, char *dst, size_t cap)
     xmlChar *v = xmlGetNoNsProp(n, BAD_CAST name);
     if (v == NULL)
         return ATTR_ABSENT;
-    cpis_copy_text(dst, cap, (const char *)v);
-    /* compare trimmed lengths to detect truncation */
-    const char *s = (const char *)v;
-    size_t a = 0, b = strlen(s);
-    while (a < b && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r' || s[a] == '\n'))
-        a++;
-    while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r' ||
-                     s[b - 1] == '\n'))
-        b--;
-    int rc = (b - a >= cap) ? ATTR_TOO_LONG : ATTR_OK;
+    int rc = cpis_copy_text(dst, cap, (const char *)v) ? ATTR_OK : ATTR_TOO_LONG;
     xmlFree(v);
     return rc;
 }

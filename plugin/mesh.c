@@ -41,17 +41,10 @@ static int copy_text(xmlNode *el, char *dst, size_t cap, const char *field,
     xmlChar *c = xmlNodeGetContent(el);
     if (c == NULL)
         return CPIS_MSG_OK;
-    cpis_copy_text(dst, cap, (const char *)c);
     /* an identifier must fit whole: a truncated id would dedupe wrongly */
-    const char *s = (const char *)c;
-    size_t a = 0, b = strlen(s);
-    while (a < b && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r' || s[a] == '\n'))
-        a++;
-    while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r' ||
-                     s[b - 1] == '\n'))
-        b--;
+    int fits = cpis_copy_text(dst, cap, (const char *)c);
     xmlFree(c);
-    if (b - a >= cap) {
+    if (!fits) {
         dst[0] = '\0';
         return cpis_fail(err, CPIS_MSG_MALFORMED, "MESH %s is too long", field);
     }

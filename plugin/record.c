@@ -16,18 +16,19 @@ void cpis_notification_free(struct cpis_notification *n)
     n->n_access = 0;
 }
 
-void cpis_copy_text(char *dst, size_t cap, const char *src)
+int cpis_copy_text(char *dst, size_t cap, const char *src)
 {
     if (cap == 0)
-        return;
+        return src == NULL || src[0] == '\0';
     dst[0] = '\0';
     if (src == NULL)
-        return;
+        return 1;
     while (*src && isspace((unsigned char)*src))
         src++;
     size_t n = strlen(src);
     while (n > 0 && isspace((unsigned char)src[n - 1]))
         n--;
+    int fits = n < cap;
     if (n >= cap) {
         n = cap - 1;
         /* do not cut a UTF-8 sequence: back up to a lead byte */
@@ -36,6 +37,7 @@ void cpis_copy_text(char *dst, size_t cap, const char *src)
     }
     memcpy(dst, src, n);
     dst[n] = '\0';
+    return fits;
 }
 
 int cpis_fail(struct cpis_parse_error *err, int code, const char *fmt, ...)

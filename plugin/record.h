@@ -76,8 +76,9 @@ struct cpis_parse_error {
 void cpis_notification_free(struct cpis_notification *n);
 
 /* Copy src into dst (cap bytes), truncating at a UTF-8 character boundary
- * and trimming leading/trailing ASCII white space. */
-void cpis_copy_text(char *dst, size_t cap, const char *src);
+ * and trimming leading/trailing ASCII white space.  Returns 1 when the
+ * trimmed value fitted whole, 0 when it was truncated. */
+int cpis_copy_text(char *dst, size_t cap, const char *src);
 
 /* printf into err->detail and set err->code; returns code. */
 int cpis_fail(struct cpis_parse_error *err, int code, const char *fmt, ...)
