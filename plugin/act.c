@@ -236,8 +236,28 @@ static char *record_json(const struct wf_access *a, const struct cpis_case *c)
     return s;
 }
 
+/* The episode's machine-readable detail, built once per decision and shared
+ * by the landing entry and the case-note stub of the same episode. */
+struct detail_cache {
+    const struct wf_episode *episode;
+    char *json;
+};
+
+static const char *episode_detail(struct detail_cache *dc, const struct wf_episode *e)
+{
+    if (e == NULL)
+        return NULL;
+    if (dc->episode != e || dc->json == NULL) {
+        free(dc->json);
+        dc->json = episode_json(e);
+        dc->episode = e;
+    }
+    return dc->json;
+}
+
 static int do_action(struct cpis_plugin *p, const struct wf_action *act,
-                     const struct wf_access *a, const char *nhs, const struct cpis_case *c)
+                     const struct wf_access *a, const char *nhs, const struct cpis_case *c,
+                     struct detail_cache *dc)
 {
     const struct cpis_host_api *h = p->host;
     int rc = CPIS_OK;
@@ -281,7 +301,7 @@ static int do_action(struct cpis_plugin *p, const struct wf_action *act,
             act->kind == WF_ACT_LANDING ? h->publish_landing : h->write_case_note;
         if (fn == NULL)
             return CPIS_OK; /* degraded host: logged at init */
-        char *detail = act->episode ? episode_json(act->episode) : NULL;
+        const char *detail = episode_detail(dc, act->episode);
         struct cpis_document d = {
             .struct_size = sizeof d,
             .revision = act->revision,
@@ -296,7 +316,6 @@ static int do_action(struct cpis_plugin *p, const struct wf_action *act,
             .updated_at = act->at,
         };
         rc = fn(h->ctx, &d);
-        free(detail);
         break;
     }
     default:
@@ -392,8 +411,10 @@ static int process_access(struct cpis_plugin *p, const struct runtime *rt,
             break;
         }
     }
+    struct detail_cache dc = {NULL, NULL};
     for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
-        rc = do_action(p, &acts.v[i], &w, a->nhs_number, &c);
+        rc = do_action(p, &acts.v[i], &w, a->nhs_number, &c, &dc);
+    free(dc.json);
     cpis_log(p, CPIS_LOG_DEBUG,
              "access at %s (%s): case %s, %s, %zu action(s)%s", w.place_code,
              w.setting,
@@ -419,8 +440,10 @@ static int process_inactive(struct cpis_plugin *p, const struct runtime *rt,
                            n->created, &acts) != 0)
         return CPIS_ERR_NOMEM;
     int rc = CPIS_OK;
+    struct detail_cache dc = {NULL, NULL};
     for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
-        rc = do_action(p, &acts.v[i], NULL, n->inactive_nhs_number, NULL);
+        rc = do_action(p, &acts.v[i], NULL, n->inactive_nhs_number, NULL, &dc);
+    free(dc.json);
     wf_actions_free(&acts);
     return rc;
 }
