@@ -45,6 +45,11 @@ void cpis_parse_shutdown(void)
     cpis_xml_loader_remove();
 }
 
+/* Strict UTF-8 (RFC 3629).  Written here because the libraries do not offer
+ * it: libxml2 2.9.14's xmlGetUTF8Char() accepts overlong forms (C0 AF),
+ * UTF-16 surrogates (ED A0 80) and code points above U+10FFFF (checked on
+ * Debian 12), xmlCheckUTF8() needs NUL-terminated text, and cJSON does not
+ * validate UTF-8 at all. */
 int cpis_utf8_check(const uint8_t *buf, size_t len)
 {
     size_t i = 0;
