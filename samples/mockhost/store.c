@@ -287,7 +287,8 @@ static int is_file_db(const char *path)
     if (path == NULL || path[0] == '\0' || strcmp(path, ":memory:") == 0)
         return 0;
     if (strncmp(path, "file:", 5) == 0 &&
-        (strstr(path, "mode=memory") != NULL || strncmp(path, "file::memory:", 13) == 0))
+        (strstr(path, "mode=memory") != NULL || strstr(path, "vfs=memdb") != NULL ||
+         strncmp(path, "file::memory:", 13) == 0))
         return 0;
     return 1;
 }
@@ -311,9 +312,15 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
         free(st);
         return NULL;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (sqlite3_open_v2(path != NULL ? path : ":memory:", &st->db, flags,
-                        NULL) != SQLITE_OK) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
+    /* In memory: the "memdb" VFS (a private in-memory file behind a normal
+     * pager), not ":memory:".  A ":memory:" database commits by walking
+     * every page it holds (sqlite3PagerCommitPhaseTwo), so with one commit
+     * per delivery the cost of a delivery grew with the store: 143 us at
+     * 10 000 notifications, ~400 us at 100 000. */
+    if (path == NULL || strcmp(path, ":memory:") == 0)
+        path = "file:cpis-mockhost-store?vfs=memdb";
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, err_cap, "cannot open the store: %s",
                  st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
         store_close(st);
@@ -325,9 +332,13 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
     sqlite3_busy_timeout(st->db, 30000);
     char *msg = NULL;
     /* WAL + synchronous=NORMAL for a file: one write per commit and no
-     * fsync (see the top of this file for what a power cut may lose). */
+     * fsync (see the top of this file for what a power cut may lose).
+     * Checkpoint every 10 000 WAL pages (~40 MB) rather than 1 000: each
+     * delivery rewrites the same hot pages (the tables' last leaves), and a
+     * rarer checkpoint copies each of them back once (~15% faster). */
     if (is_file_db(path) &&
-        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                             " PRAGMA wal_autocheckpoint=10000;",
                      NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, err_cap, "cannot set the store's journal mode: %s",
                  msg != NULL ? msg : "?");
