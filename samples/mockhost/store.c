@@ -293,6 +293,27 @@ static int is_file_db(const char *path)
     return 1;
 }
 
+/* journal_mode=WAL needs the file to itself for a moment: when several
+ * processes open one --db at once, the switch can fail with SQLITE_BUSY
+ * without the busy handler being called, so it is retried here (up to the
+ * busy timeout).  Once the file is in WAL mode the pragma is a no-op. */
+static int set_wal(sqlite3 *db, char **msg)
+{
+    int rc = SQLITE_BUSY;
+    for (int tries = 0; tries < 3000; tries++) {
+        sqlite3_free(*msg);
+        *msg = NULL;
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, msg);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        sqlite3_sleep(10);
+    }
+    if (rc != SQLITE_OK)
+        return rc;
+    return sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;",
+                        NULL, NULL, msg);
+}
+
 struct store *store_open(const char *path, char *err, size_t err_cap)
 {
     struct store *st = calloc(1, sizeof *st);
@@ -336,10 +357,7 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
      * Checkpoint every 10 000 WAL pages (~40 MB) rather than 1 000: each
      * delivery rewrites the same hot pages (the tables' last leaves), and a
      * rarer checkpoint copies each of them back once (~15% faster). */
-    if (is_file_db(path) &&
-        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                             " PRAGMA wal_autocheckpoint=10000;",
-                     NULL, NULL, &msg) != SQLITE_OK) {
+    if (is_file_db(path) && set_wal(st->db, &msg) != SQLITE_OK) {
         snprintf(err, err_cap, "cannot set the store's journal mode: %s",
                  msg != NULL ? msg : "?");
         sqlite3_free(msg);
