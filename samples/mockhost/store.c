@@ -347,6 +347,12 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
         store_close(st);
         return NULL;
     }
+    /* The memdb VFS caps a database at 1 GiB by default; the in-memory store
+     * of a million-notification run is ~3 GB.  Only memory bounds it. */
+    if (!is_file_db(path)) {
+        sqlite3_int64 limit = (sqlite3_int64)1 << 40;
+        sqlite3_file_control(st->db, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
+    }
     /* Another process using the same --db file: wait, not fail.  Processes
      * sharing a file serialise per delivery (BEGIN IMMEDIATE), so the wait
      * is for whole deliveries of the others: allow it to be long. */
