@@ -347,8 +347,9 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
         store_close(st);
         return NULL;
     }
-    /* The memdb VFS caps a database at 1 GiB by default; the in-memory store
-     * of a million-notification run is ~3 GB.  Only memory bounds it. */
+    /* The memdb VFS caps a database at 1 GiB by default; lift that.  It
+     * keeps the database in ONE allocation, which SQLite 3.40 limits to
+     * ~2 GB: about 700 000 notifications.  Larger runs need --db. */
     if (!is_file_db(path)) {
         sqlite3_int64 limit = (sqlite3_int64)1 << 40;
         sqlite3_file_control(st->db, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
