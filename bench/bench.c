@@ -6,10 +6,10 @@
  * and handed straight to the plugin through the mock host's runner
  * (compare.h: the same loader, host table, store and delivery records as
  * `cpis-mockhost deliver`); no files are written.  Only the deliver calls
- * are timed, never the generation.  The case lookup is the plan's indexed
- * lookup (binary search, like a host's indexed case table): the mock host's
- * cases.c scans its fixture linearly, which at 200 000 children would
- * dominate everything (see the note in bench/run.sh's output).
+ * are timed, never the generation.  Everything on the host side is the mock
+ * host's own code as shipped: case lookup (cases.c, binary search), store
+ * (store.c: cached statements, one transaction per delivery, WAL for a
+ * file).
  *
  *   cpis-bench ratio --n N [--plugin SO] [--config JSON]
  *       N HL7 V3 notifications rendered into memory first; then the same
@@ -28,47 +28,10 @@
 #include <unistd.h>
 
 #include <libxml/parser.h>
-#include <sqlite3.h>
 
 #include "compare.h"
 #include "generate.h"
 #include "progress.h"
-
-/* --tune: what a production host would have and the mock host's store.c
- * lacks (reported, not fixed there: store.c is not the benchmark's):
- * an index on created_seq (store_upsert_document's MAX(created_seq) is
- * otherwise a full scan per insert) and, for a file, WAL journalling
- * (persistent in the file; synchronous stays the default FULL).  The memory
- * store becomes a shared-cache in-memory database so this connection can
- * add the indexes; `keeper` holds it open.  Returns 0 or -1. */
-static int tune_store(const char *path, int memory, struct store **keeper)
-{
-    char err[256];
-    struct store *s = store_open(path, err, sizeof err); /* creates the tables */
-    if (s == NULL) {
-        fprintf(stderr, "cpis-bench: %s: %s\n", path, err);
-        return -1;
-    }
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL);
-    char *msg = NULL;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db,
-                          "CREATE INDEX IF NOT EXISTS bench_landing_seq ON landing(created_seq);"
-                          "CREATE INDEX IF NOT EXISTS bench_notes_seq ON case_notes(created_seq);",
-                          NULL, NULL, &msg);
-    if (rc == SQLITE_OK && !memory)
-        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fprintf(stderr, "cpis-bench: tune: %s\n", msg ? msg : sqlite3_errmsg(db));
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    if (memory)
-        *keeper = s;
-    else
-        store_close(s);
-    return rc == SQLITE_OK ? 0 : -1;
-}
 
 static double maxrss_mb(void)
 {
@@ -88,13 +51,6 @@ struct bench {
     size_t *len;
     size_t nmsg, cap;
 };
-
-static int lookup(void *ctx, const char *nhs, struct cpis_case *out)
-{
-    struct fig_run *r = ctx;
-    struct bench *b = r->lookup_user;
-    return gen_plan_case(b->plan, nhs, out);
-}
 
 static int deliver_sink(void *user, const struct gen_message *m)
 {
@@ -157,13 +113,7 @@ int main(int argc, char **argv)
     const char *plugin = "build/cpis_notify.so", *config = "samples/config/v6.json";
     const char *db = NULL, *tmpdir = "build/bench";
     uint64_t n = 10000, seed = 7;
-    int tune = 0;
     for (int i = 2; i < argc; i += 2) {
-        if (strcmp(argv[i], "--tune") == 0) {
-            tune = 1;
-            i--;
-            continue;
-        }
         if (i + 1 >= argc) {
             fprintf(stderr, "cpis-bench: %s needs a value\n", argv[i]);
             return 2;
@@ -191,14 +141,6 @@ int main(int argc, char **argv)
         return 2;
     }
     int ratio = strcmp(mode, "ratio") == 0;
-    struct store *keeper = NULL;
-    if (tune) {
-        sqlite3_config(SQLITE_CONFIG_URI, 1);
-        if (db == NULL)
-            db = "file:cpisbench?mode=memory&cache=shared";
-        if (tune_store(db, strncmp(db, "file:", 5) == 0, &keeper) != 0)
-            return 2;
-    }
     xmlInitParser();
 
     struct gen_params p;
@@ -213,7 +155,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cpis-bench: cannot plan %" PRIu64 " notifications\n", n);
         return 2;
     }
-    /* The runner loads a fixture file (cases.c); lookups use the plan. */
+    /* The runner loads the plan's children as its case fixture (cases.c). */
     char cases[4096];
     snprintf(cases, sizeof cases, "%s/bench-cases-%ld.json", tmpdir, (long)getpid());
     if (gen_write_cases(g, cases) != 0) {
@@ -228,8 +170,6 @@ int main(int argc, char **argv)
     o.config_path = config;
     o.cases_path = cases;
     o.db = db;
-    o.case_lookup = lookup;
-    o.lookup_user = &b;
     double rss_before = 0;
     int rc = fig_run_open(&b.run, &o);
     unlink(cases);
@@ -257,9 +197,9 @@ int main(int argc, char **argv)
         size_t bytes = 0;
         for (size_t i = 0; i < b.nmsg; i++)
             bytes += b.len[i];
-        printf("{\"mode\":\"ratio\",\"tuned\":%s,\"n\":%zu,\"avg_bytes\":%zu,\"bare_us\":%.2f,"
+        printf("{\"mode\":\"ratio\",\"n\":%zu,\"avg_bytes\":%zu,\"bare_us\":%.2f,"
                "\"full_us\":%.2f,\"ratio\":%.2f,\"not_ok\":%" PRIu64 "}\n",
-               tune ? "true" : "false", b.nmsg, b.nmsg ? bytes / b.nmsg : 0, 1e6 * bare / (double)b.nmsg,
+               b.nmsg, b.nmsg ? bytes / b.nmsg : 0, 1e6 * bare / (double)b.nmsg,
                1e6 * full / (double)b.nmsg, full / bare, b.not_ok);
         for (size_t i = 0; i < b.nmsg; i++)
             free(b.msg[i]);
@@ -276,18 +216,16 @@ int main(int argc, char **argv)
         progress_end(&b.prog);
         struct store_summary sum;
         store_summary(b.run.host.store, &sum);
-        printf("{\"mode\":\"scale\",\"tuned\":%s,\"store\":\"%s\",\"n\":%" PRIu64
+        printf("{\"mode\":\"scale\",\"store\":\"%s\",\"n\":%" PRIu64
                ",\"deliver_s\":%.3f,\"wall_s\":%.3f,\"us_per_notification\":%.2f,"
                "\"per_second\":%.0f,\"rss_before_mb\":%.1f,\"peak_rss_mb\":%.1f,"
                "\"notifications\":%" PRId64 ",\"records_kept\":%" PRId64
                ",\"episodes\":%" PRId64 ",\"not_ok\":%" PRIu64 "}\n",
-               tune ? "true" : "false",
-               db != NULL && strncmp(db, "file:", 5) != 0 ? "file" : "memory", b.n, b.deliver_s, wall,
+               db != NULL ? "file" : "memory", b.n, b.deliver_s, wall,
                1e6 * b.deliver_s / (double)b.n, (double)b.n / b.deliver_s, rss_before,
                maxrss_mb(), sum.notifications, sum.records_kept, sum.episodes, b.not_ok);
     }
     fig_run_close(&b.run);
-    store_close(keeper);
     gen_plan_free(g);
     xmlCleanupParser();
     return b.not_ok == 0 ? 0 : 1;

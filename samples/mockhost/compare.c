@@ -159,6 +159,11 @@ int fig_run_deliver(struct fig_run *r, const char *source_name,
 
     struct cpis_outcome out;
     int status = CPIS_ERR_INTERNAL;
+    /* One transaction per delivery, committed whatever the outcome: as
+     * main.c's deliver_event (store.h, store_delivery_begin). */
+    if (store_delivery_begin(h->store) != CPIS_OK)
+        fprintf(stderr, "%s: %s: store busy; delivering without a transaction\n", PROG,
+                source_name);
     h->current_source = source_name;
     for (int attempt = 0; attempt <= MAX_RETRIES; attempt++) {
         memset(&out, 0, sizeof out);
@@ -177,6 +182,12 @@ int fig_run_deliver(struct fig_run *r, const char *source_name,
                            out.accesses, error, out.detail, host_now_ms(h)) != CPIS_OK)
         fprintf(stderr, "%s: %s: could not record the delivery in the store\n", PROG,
                 source_name);
+    if (store_delivery_end(h->store) != CPIS_OK) {
+        fprintf(stderr, "%s: %s: could not commit the delivery to the store\n", PROG,
+                source_name);
+        if (status == CPIS_OK || status == CPIS_DUPLICATE)
+            status = CPIS_ERR_HOST;
+    }
     r->delivered++;
     const char *lp = r->label ? r->label : "";
     const char *ls = r->label ? ": " : "";

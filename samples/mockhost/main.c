@@ -34,6 +34,7 @@
 #include "inputs.h"
 #include "landing.h"
 #include "loader.h"
+#include "progress.h"
 #include "store.h"
 
 enum { EXIT_ACCEPTED = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
@@ -523,6 +524,14 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
     struct mock_host *h = &s->host;
     struct cpis_outcome out;
     int status = CPIS_ERR_INTERNAL;
+    /* One transaction for the whole delivery: every store write the plugin
+     * makes from the hook, its retries and the delivery row (store.h).  It
+     * is committed whatever the outcome, never rolled back: what succeeded
+     * stays, and a re-delivery completes the rest (the plugin's contract).
+     * The mock host delivers from this one thread. */
+    if (store_delivery_begin(h->store) != CPIS_OK)
+        fprintf(stderr, "%s: %s: store busy; delivering without a transaction\n",
+                PROG, ev->source_name);
     h->current_source = ev->source_name;
     for (int attempt = 0; attempt <= MAX_RETRIES; attempt++) {
         memset(&out, 0, sizeof out);
@@ -549,6 +558,12 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
                            host_now_ms(h)) != CPIS_OK)
         fprintf(stderr, "%s: %s: could not record the delivery in the store\n",
                 PROG, ev->source_name);
+    if (store_delivery_end(h->store) != CPIS_OK) {
+        fprintf(stderr, "%s: %s: could not commit the delivery to the store\n",
+                PROG, ev->source_name);
+        if (status == CPIS_OK || status == CPIS_DUPLICATE)
+            status = CPIS_ERR_HOST;
+    }
 
     switch (status) {
     case CPIS_OK:
@@ -694,10 +709,17 @@ static int cmd_deliver(struct options *o, int with_summary)
         session_close(&s);
         return EXIT_USAGE;
     }
+    /* A meter on stderr for a long run, only when stderr is a terminal
+     * (progress.h), so scripts and tests never see it. */
+    struct progress prog;
+    progress_start(&prog, o->command, list.n, -1);
     int all_accepted = 1;
-    for (size_t i = 0; i < list.n; i++)
+    for (size_t i = 0; i < list.n; i++) {
         if (!deliver_input(&s, &list.items[i]))
             all_accepted = 0;
+        progress_add(&prog, 1);
+    }
+    progress_end(&prog);
     inputs_free(&list);
     rc = all_accepted ? EXIT_ACCEPTED : EXIT_REJECTED;
     if (with_summary && print_summary(s.host.store) != 0)

@@ -7,9 +7,18 @@
  * itself needs for `report`: one row per delivered event and the counts of
  * items closed when the workflow switched.
  *
- * Every function here is thread-safe: one mutex guards the SQLite connection,
- * so a write and the read of its effect (sqlite3_changes) are never
- * interleaved with another thread's statements.
+ * Every function here is thread-safe: one (recursive) mutex guards the
+ * SQLite connection, so a write and the read of its effect (sqlite3_changes)
+ * are never interleaved with another thread's statements.
+ *
+ * Transactions: a host call outside a delivery is its own transaction (one
+ * statement; close_items a BEGIN IMMEDIATE group).  store_delivery_begin/_end
+ * bracket one delivery (the notification hook, its retries and the delivery
+ * row) in ONE transaction; see there.
+ *
+ * A file store runs in WAL mode with synchronous=NORMAL: a power cut may
+ * lose the last committed deliveries (never corrupt the file); MESH's
+ * at-least-once redelivery sends them again (store.c explains).
  *
  * Each write reports whether it changed the store (*changed), which is how
  * the mock host knows whether to print an action line: a repeated, idempotent
@@ -77,6 +86,27 @@ struct store_quarantine_row {
  * On failure returns NULL and writes a reason into err. */
 struct store *store_open(const char *path, char *err, size_t err_cap);
 void store_close(struct store *st);
+
+/* One delivery = one transaction.  store_delivery_begin takes the store's
+ * mutex and keeps it (on the calling thread) until store_delivery_end, and
+ * opens BEGIN IMMEDIATE (waiting up to 30 s for another process holding the
+ * same --db file, so processes serialise per delivery).  Every store call
+ * the plugin makes from this thread meanwhile joins the transaction; calls
+ * from other threads wait for the commit, so two deliveries never
+ * interleave inside one transaction.  (The mock host delivers from one
+ * thread; a host that runs the hook on several threads with one connection
+ * gets deliveries serialised by this mutex: simple and correct, and no
+ * slower for SQLite, which has one writer anyway.)
+ *
+ * store_delivery_end commits, whatever the delivery's outcome: the plugin's
+ * contract is that what succeeded stays and a re-delivery completes the
+ * rest, so partial work on CPIS_ERR_RETRY is committed, never rolled back.
+ * Begin/end pairs nest on one thread (the outer one commits).  begin
+ * returns CPIS_ERR_RETRY when the file stayed locked (the delivery then
+ * runs without the outer transaction, each call committing on its own, as
+ * it would without this bracket); end returns the COMMIT's status. */
+int store_delivery_begin(struct store *st);
+int store_delivery_end(struct store *st);
 
 /* ---- what the plugin writes through the host table ---- */
 
