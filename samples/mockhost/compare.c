@@ -67,7 +67,7 @@ int fig_run_open(struct fig_run *r, const struct fig_run_opts *o)
     r->config_text = (char *)read_file(o->config_path, MAX_INPUT_BYTES, &len, err,
                                        sizeof err);
     if (r->config_text == NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, o->config_path, err);
+        host_print_file_error(o->config_path, err);
         return 2;
     }
     r->config_dir = dir_of(o->config_path);
@@ -106,7 +106,7 @@ int fig_run_open(struct fig_run *r, const struct fig_run_opts *o)
         }
     }
     if (rc != 0) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, o->config_path, err);
+        host_print_file_error(o->config_path, err);
         return 2;
     }
     if (r->host.on_notification == NULL) {

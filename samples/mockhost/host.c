@@ -432,3 +432,20 @@ void host_fill_api(struct mock_host *h, struct cpis_host_api *api)
     api->write_case_note = (h->omit & HOST_OMIT_CASE_NOTE) ? NULL : mh_write_case_note;
     api->close_items = (h->omit & HOST_OMIT_CLOSE_ITEMS) ? NULL : mh_close_items;
 }
+
+void host_print_file_error(const char *file, const char *err)
+{
+    const char *p = err ? err : "";
+    int printed = 0;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n > 0) {
+            fprintf(stderr, "cpis-mockhost: %s: %.*s\n", file, (int)n, p);
+            printed = 1;
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    if (!printed)
+        fprintf(stderr, "cpis-mockhost: %s: refused\n", file);
+}

@@ -79,4 +79,9 @@ int64_t host_now_ms(const struct mock_host *h);
 /* The name of a status code, from the header's list (never NULL). */
 const char *host_status_name(int status);
 
+/* Print a (possibly multi-line) error about FILE to stderr, one line per
+ * problem, each starting "cpis-mockhost: FILE: " (the plugin's config errors
+ * list every problem, one per line). */
+void host_print_file_error(const char *file, const char *err);
+
 #endif /* MOCKHOST_HOST_H */

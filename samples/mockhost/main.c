@@ -444,7 +444,7 @@ static int session_open(struct session *s, struct options *o, FILE *actions)
     s->config_text = (char *)read_file(o->config_path, MAX_INPUT_BYTES, &len,
                                        err, sizeof err);
     if (s->config_text == NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, o->config_path, err);
+        host_print_file_error(o->config_path, err);
         return EXIT_USAGE;
     }
     s->config_len = len;
@@ -471,7 +471,7 @@ static int session_open(struct session *s, struct options *o, FILE *actions)
 
     s->host.actions = actions;
     if (plugin_init(&s->lp, &s->host, &src, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, o->config_path, err);
+        host_print_file_error(o->config_path, err);
         return EXIT_USAGE;
     }
     if (o->reconfigure != NULL)
