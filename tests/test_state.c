@@ -1,0 +1,132 @@
+/*
+ * test_state.c - the child state codec (plugin/state.c): what the plugin
+ * writes to the host store must read back identically, older formats must
+ * still read, and anything else is refused rather than half-read.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+
+static void fill(struct wf_child *c)
+{
+    memset(c, 0, sizeof *c);
+    c->n_hist = 3;
+    c->hist = calloc(3, sizeof *c->hist);
+    const int64_t at[3] = {1710511320, 1710511500, 1733798564};
+    for (size_t i = 0; i < 3; i++) {
+        c->hist[i].at = at[i];
+        snprintf(c->hist[i].key, sizeof c->hist[i].key, "a%016zx", i + 0xabcdefu);
+    }
+    c->n_ep = 1;
+    c->ep = calloc(1, sizeof *c->ep);
+    struct wf_episode *e = &c->ep[0];
+    snprintf(e->id, sizeof e->id, "ep-%s", c->hist[0].key);
+    e->first = at[0];
+    e->last = at[1];
+    e->revision = 2;
+    e->n = 2;
+    e->acc = calloc(2, sizeof *e->acc);
+    for (size_t i = 0; i < 2; i++) {
+        struct wf_access *a = &e->acc[i];
+        snprintf(a->key, sizeof a->key, "%s", c->hist[i].key);
+        a->at = at[i];
+        snprintf(a->notification_id, sizeof a->notification_id, "N-%zu", i);
+        snprintf(a->place_code, sizeof a->place_code, "%s", i ? "RYA01" : "NL3");
+        snprintf(a->place, sizeof a->place, "%s", i ? "WMAS \"EOC\"" : "NHS 111, West");
+        a->place_resolved = 1;
+        snprintf(a->setting, sizeof a->setting, "%s", i ? "ambulance" : "nhs_111");
+        snprintf(a->phone, sizeof a->phone, "01384 215555");
+        snprintf(a->viewer, sizeof a->viewer, "Sam Hughes");
+        snprintf(a->role, sizeof a->role, "R8003");
+        a->system = i == 0;
+        snprintf(a->system_name, sizeof a->system_name, "%s", i ? "" : "NHS 111 CAS");
+    }
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    struct wf_child c, d;
+    fill(&c);
+    char *json = cpis_state_encode(&c);
+    assert_non_null(json);
+    assert_int_equal(cpis_state_decode(json, strlen(json), &d), 0);
+    assert_int_equal(d.n_hist, c.n_hist);
+    for (size_t i = 0; i < c.n_hist; i++) {
+        assert_int_equal(d.hist[i].at, c.hist[i].at);
+        assert_string_equal(d.hist[i].key, c.hist[i].key);
+    }
+    assert_int_equal(d.n_ep, 1);
+    assert_string_equal(d.ep[0].id, c.ep[0].id);
+    assert_int_equal(d.ep[0].revision, 2);
+    assert_int_equal(d.ep[0].n, 2);
+    assert_memory_equal(d.ep[0].acc, c.ep[0].acc, 2 * sizeof *c.ep[0].acc);
+    /* and again: encoding is stable */
+    char *again = cpis_state_encode(&d);
+    assert_string_equal(json, again);
+    free(json);
+    free(again);
+    wf_child_free(&c);
+    wf_child_free(&d);
+}
+
+static void test_empty_child(void **state)
+{
+    (void)state;
+    struct wf_child c = {0}, d;
+    char *json = cpis_state_encode(&c);
+    assert_int_equal(cpis_state_decode(json, strlen(json), &d), 0);
+    assert_int_equal(d.n_hist, 0);
+    assert_int_equal(d.n_ep, 0);
+    free(json);
+    wf_child_free(&d);
+}
+
+static void test_reads_format_1(void **state)
+{
+    (void)state;
+    const char *v1 = "{\"v\":1,\"hist\":[[1710511320,\"a1\"],[1710511500,\"a2\"]],\"ep\":[]}";
+    struct wf_child d;
+    assert_int_equal(cpis_state_decode(v1, strlen(v1), &d), 0);
+    assert_int_equal(d.n_hist, 2);
+    assert_int_equal(d.hist[1].at, 1710511500);
+    assert_string_equal(d.hist[1].key, "a2");
+    wf_child_free(&d);
+}
+
+static void test_refuses_what_it_did_not_write(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "", "[]", "{\"v\":3,\"hist\":\"\",\"ep\":[]}", "{\"v\":2,\"hist\":[],\"ep\":[]}",
+        "{\"v\":2,\"hist\":\"x a1\",\"ep\":[]}", "{\"v\":2,\"hist\":\"1710511320\",\"ep\":[]}",
+        "{\"v\":2,\"hist\":\"1710511320 \",\"ep\":[]}", "{\"v\":2,\"hist\":\"\",\"ep\":{}}",
+        "{\"v\":1,\"hist\":[[\"x\",\"a1\"]],\"ep\":[]}", "{\"v\":2,\"hist\":\"\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct wf_child d;
+        if (cpis_state_decode(bad[i], strlen(bad[i]), &d) != -1)
+            fail_msg("accepted: %s", bad[i]);
+        assert_null(d.hist);
+        assert_null(d.ep);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_empty_child),
+        cmocka_unit_test(test_reads_format_1),
+        cmocka_unit_test(test_refuses_what_it_did_not_write),
+    };
+    return cmocka_run_group_tests_name("state", tests, NULL, NULL);
+}
