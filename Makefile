@@ -94,19 +94,22 @@ TEST_ENV = CPIS_PLUGIN_SO=$(abspath $(SO)) CPIS_MOCKHOST=$(abspath $(MOCKHOST)) 
            CPIS_SAMPLES=$(abspath samples) CPIS_SPEC=$(abspath ../shared/spec) \
            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
+# Each test's output is kept in $(BUILD)/test-logs and shown; the last line
+# adds up every runner's own count (CMocka's summary is on stderr: 2>&1).
 test-run: $(SO) $(MOCKHOST) $(TEST_BINS) $(FUZZ_REPLAY_BINS) check-exports
-	@fail=0; for t in $(TEST_BINS); do \
-	  echo "== $$t"; \
-	  $(TEST_ENV) $$t 2>&1 || fail=1; \
-	done; \
+	@rm -rf $(BUILD)/test-logs; mkdir -p $(BUILD)/test-logs; fail=0; \
+	run() { log=$(BUILD)/test-logs/$$(echo "$$1" | tr '/ ' '__').log; \
+	  echo "== $$1"; shift; "$$@" > $$log 2>&1; rc=$$?; cat $$log; return $$rc; }; \
+	for t in $(TEST_BINS); do run $$t env $(TEST_ENV) $$t || fail=1; done; \
 	for f in $(FUZZ_NAMES); do \
-	  echo "== fuzz corpus $$f"; \
-	  $(TEST_ENV) $(BUILD)/fuzz-replay/$$f $$f tests/fuzz/corpus/$$f 2>&1 || fail=1; \
+	  run "fuzz corpus $$f" env $(TEST_ENV) $(BUILD)/fuzz-replay/$$f $$f tests/fuzz/corpus/$$f || fail=1; \
 	done; \
-	for s in $(sort $(wildcard tests/scenarios/*.sh)); do \
-	  echo "== $$s"; \
-	  $(TEST_ENV) bash $$s 2>&1 || fail=1; \
-	done; \
+	for s in $(sort $(wildcard tests/scenarios/*.sh)); do run $$s env $(TEST_ENV) bash $$s || fail=1; done; \
+	cat $(BUILD)/test-logs/*.log | awk ' \
+	  /^\[  PASSED  \] [0-9]+ test/ { p += $$4 } \
+	  /^\[  FAILED  \] [0-9]+ test/ { f += $$4 } \
+	  /^[A-Za-z0-9_ -]+: [0-9]+ passed, [0-9]+ failed/ { sub(/^.*: /, ""); p += $$1; f += $$3 } \
+	  END { printf "%s: %d passed, %d failed\n", "$(BUILD)", p, f }'; \
 	exit $$fail
 
 # The suite, then again under ASan+UBSan, then under ThreadSanitizer when
