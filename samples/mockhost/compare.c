@@ -6,6 +6,7 @@
  * delivery rows, so `compare` reports exactly what two `replay` runs would.
  */
 #include "compare.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -229,33 +230,6 @@ static int64_t key_value(const struct store_summary *s, size_t i)
 }
 
 /* ---- default paths (as main.c) ------------------------------------------------- */
-
-static char *program_dir(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0)
-        return NULL;
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (slash == NULL)
-        return NULL;
-    *slash = '\0';
-    return strdup(buf[0] != '\0' ? buf : "/");
-}
-
-static char *beside_program(const char *rel)
-{
-    char *dir = program_dir();
-    if (dir == NULL)
-        return NULL;
-    size_t n = strlen(dir) + strlen(rel) + 2;
-    char *p = malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s/%s", dir, rel);
-    free(dir);
-    return p;
-}
 
 /* ---- compare --------------------------------------------------------------------- */
 

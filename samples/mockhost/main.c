@@ -34,6 +34,7 @@
 #include "inputs.h"
 #include "landing.h"
 #include "loader.h"
+#include "paths.h"
 #include "progress.h"
 #include "store.h"
 
@@ -263,30 +264,6 @@ static int parse_options(struct options *o, int argc, char **argv)
 
 /* ---- default paths ------------------------------------------------------------ */
 
-/* The folder holding this program, from /proc/self/exe (malloc'd), or NULL. */
-static char *program_dir(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0)
-        return NULL;
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (slash == NULL)
-        return NULL;
-    *slash = '\0';
-    return strdup(buf[0] != '\0' ? buf : "/");
-}
-
-static char *path_join3(const char *a, const char *b, const char *c)
-{
-    size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-    char *s = malloc(n);
-    if (s != NULL)
-        snprintf(s, n, "%s%s%s", a, b, c);
-    return s;
-}
-
 /* A default sample file: `rel` under the current folder if it exists, else
  * under the program's ../ (the build folder sits beside samples/).  When
  * neither exists, the cwd-relative name, so the error names what was
@@ -295,30 +272,29 @@ static const char *default_sample(const char *rel, char **owned)
 {
     if (access(rel, R_OK) == 0)
         return rel;
-    char *dir = program_dir();
-    if (dir != NULL) {
-        char *p = path_join3(dir, "/../", rel);
-        free(dir);
-        if (p != NULL && access(p, R_OK) == 0) {
-            *owned = p;
-            return p;
-        }
-        free(p);
+    size_t n = strlen(rel) + 4;
+    char up[PATH_MAX];
+    if (n > sizeof up)
+        return rel;
+    snprintf(up, sizeof up, "../%s", rel);
+    char *p = beside_program(up);
+    if (p != NULL && access(p, R_OK) == 0) {
+        *owned = p;
+        return p;
     }
+    free(p);
     return rel;
 }
 
 static int resolve_defaults(struct options *o)
 {
     if (o->plugin_path == NULL) {
-        char *dir = program_dir();
-        if (dir == NULL) {
+        o->owned_plugin = beside_program("cpis_notify.so");
+        if (o->owned_plugin == NULL) {
             fprintf(stderr, "%s: cannot find the program's folder; use --plugin\n",
                     PROG);
             return EXIT_USAGE;
         }
-        o->owned_plugin = path_join3(dir, "/", "cpis_notify.so");
-        free(dir);
         o->plugin_path = o->owned_plugin;
     }
     if (o->config_path == NULL)
