@@ -47,15 +47,21 @@ static uint64_t fnv1a(const void *data, size_t len, uint64_t h)
 
 /* ---- enrichment ------------------------------------------------------------ */
 
-void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,
-                        struct wf_access *w, const char *notification_id)
+/* The access's idempotency key: child, access time, author, location. */
+static void access_key(const struct cpis_access *a, char out[WF_KEY_MAX])
 {
-    memset(w, 0, sizeof *w);
     const char *author = a->viewer_user_id[0]        ? a->viewer_user_id
                          : a->viewer_role_profile[0] ? a->viewer_role_profile
                          : a->system_asid[0]         ? a->system_asid
                                                      : a->viewer;
-    wf_access_key(a->nhs_number, a->accessed_at, author, a->location_code, w->key);
+    wf_access_key(a->nhs_number, a->accessed_at, author, a->location_code, out);
+}
+
+void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,
+                        struct wf_access *w, const char *notification_id)
+{
+    memset(w, 0, sizeof *w);
+    access_key(a, w->key);
     w->at = a->accessed_at;
     snprintf(w->notification_id, sizeof w->notification_id, "%s", notification_id);
     snprintf(w->place_code, sizeof w->place_code, "%s", a->location_code);
@@ -159,16 +165,12 @@ static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int co
     if (tid)
         hash = fnv1a(tid, strlen(tid), hash);
     snprintf(qid, sizeof qid, "q-%016llx", (unsigned long long)hash);
-    static const char *const names[] = {
-#define CPIS_X_NAME(sym, val, nm) [val] = nm,
-        CPIS_MESSAGE_ERROR_LIST(CPIS_X_NAME)
-#undef CPIS_X_NAME
-    };
+    const char *name = cpis_message_error_name(code);
     struct cpis_quarantine q = {
         .struct_size = sizeof q,
         .error = (uint32_t)code,
         .quarantine_id = qid,
-        .error_name = names[code],
+        .error_name = name,
         .detail = detail,
         .source_name = ev->source_name ? ev->source_name : "",
         .transport_id = tid ? tid : "",
@@ -183,7 +185,7 @@ static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int co
     }
     int rc = h->quarantine(h->ctx, &q);
     cpis_log(p, CPIS_LOG_WARN, "message %s rejected (%s): %s; quarantined as %s",
-             ev->source_name ? ev->source_name : "(unnamed)", names[code], detail, qid);
+             ev->source_name ? ev->source_name : "(unnamed)", name, detail, qid);
     if (rc != CPIS_OK)
         return cpis_host_status(rc);
     return CPIS_REJECTED;
@@ -226,14 +228,12 @@ static char *episode_json(const struct wf_episode *e)
     return str;
 }
 
-static char *record_json(const struct wf_access *a, const struct cpis_case *c)
+static char *record_json(const struct wf_access *a)
 {
     struct wf_episode one = {.n = 1, .acc = (struct wf_access *)a, .first = a->at,
                              .last = a->at};
     snprintf(one.id, sizeof one.id, "%s", a->key);
-    char *s = episode_json(&one);
-    (void)c;
-    return s;
+    return episode_json(&one);
 }
 
 /* The episode's machine-readable detail, built once per decision and shared
@@ -256,14 +256,14 @@ static const char *episode_detail(struct detail_cache *dc, const struct wf_episo
 }
 
 static int do_action(struct cpis_plugin *p, const struct wf_action *act,
-                     const struct wf_access *a, const char *nhs, const struct cpis_case *c,
+                     const struct wf_access *a, const char *nhs,
                      struct detail_cache *dc)
 {
     const struct cpis_host_api *h = p->host;
     int rc = CPIS_OK;
     switch (act->kind) {
     case WF_ACT_RECORD: {
-        char *detail = record_json(a, c);
+        char *detail = record_json(a);
         struct cpis_record r = {
             .struct_size = sizeof r,
             .record_id = act->id,
@@ -413,7 +413,7 @@ static int process_access(struct cpis_plugin *p, const struct runtime *rt,
     }
     struct detail_cache dc = {NULL, NULL};
     for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
-        rc = do_action(p, &acts.v[i], &w, a->nhs_number, &c, &dc);
+        rc = do_action(p, &acts.v[i], &w, a->nhs_number, &dc);
     free(dc.json);
     cpis_log(p, CPIS_LOG_DEBUG,
              "access at %s (%s): case %s, %s, %zu action(s)%s", w.place_code,
@@ -442,7 +442,7 @@ static int process_inactive(struct cpis_plugin *p, const struct runtime *rt,
     int rc = CPIS_OK;
     struct detail_cache dc = {NULL, NULL};
     for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
-        rc = do_action(p, &acts.v[i], NULL, n->inactive_nhs_number, NULL, &dc);
+        rc = do_action(p, &acts.v[i], NULL, n->inactive_nhs_number, &dc);
     free(dc.json);
     wf_actions_free(&acts);
     return rc;
@@ -450,8 +450,7 @@ static int process_inactive(struct cpis_plugin *p, const struct runtime *rt,
 
 /* ---- dedupe ---------------------------------------------------------------- */
 
-static void content_key(const struct runtime *rt, const struct cpis_notification *n,
-                        char *out, size_t cap)
+static void content_key(const struct cpis_notification *n, char *out, size_t cap)
 {
     out[0] = '\0';
     uint64_t h = FNV_BASIS;
@@ -459,9 +458,9 @@ static void content_key(const struct runtime *rt, const struct cpis_notification
         /* order-independent: xor of per-access hashes, then mixed */
         uint64_t x = 0;
         for (size_t i = 0; i < n->n_access; i++) {
-            struct wf_access w;
-            cpis_enrich_access(rt, &n->access[i], &w, "");
-            x ^= fnv1a(w.key, strlen(w.key), FNV_BASIS);
+            char key[WF_KEY_MAX];
+            access_key(&n->access[i], key);
+            x ^= fnv1a(key, strlen(key), FNV_BASIS);
         }
         h = fnv1a(&x, sizeof x, h);
     } else if (n->kind == REC_KIND_INACTIVE) {
@@ -527,7 +526,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     snprintf(k_id, sizeof k_id, "seen/id/%s", n.message_id);
     if (ev->transport_id && ev->transport_id[0])
         snprintf(k_mesh, sizeof k_mesh, "seen/mesh/%.140s", ev->transport_id);
-    content_key(rt, &n, k_content, sizeof k_content);
+    content_key(&n, k_content, sizeof k_content);
     const char *keys[3] = {k_id, k_mesh, k_content};
 
     int dup = 0;

@@ -33,7 +33,7 @@ static const char *status_name(int status)
     }
 }
 
-static const char *message_error_name(int error)
+const char *cpis_message_error_name(int error)
 {
     switch (error) {
 #define CPIS_X_CASE(sym, val, name)                                                    \
@@ -345,7 +345,7 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
         add_s(o, "file", file);
         if (code != CPIS_MSG_OK) {
             cJSON_AddFalseToObject(o, "ok");
-            add_s(o, "error", message_error_name(code));
+            add_s(o, "error", cpis_message_error_name(code));
             add_s(o, "detail", perr.detail);
         } else {
             char ts[32];
@@ -478,7 +478,7 @@ static const struct cpis_descriptor descriptor = {
     .shutdown = plugin_shutdown,
     .parse = plugin_parse,
     .status_name = status_name,
-    .message_error_name = message_error_name,
+    .message_error_name = cpis_message_error_name,
     .config_check = plugin_config_check,
 };
 

@@ -1007,8 +1007,10 @@ static xmlNode *find_focal(xmlNode *root, const char *name)
     return find_el(root, name);
 }
 
-static int build_asn(xmlNode *focal, struct cpis_notification *out,
-                     struct cpis_parse_error *err)
+/* What both notification kinds carry on the focal act: id, created, the
+ * recipient LA, the upload file and the record count. */
+static int get_header(xmlNode *focal, struct cpis_notification *out,
+                      struct cpis_parse_error *err)
 {
     int rc = get_message_id(focal, out, err);
     if (rc != CPIS_MSG_OK)
@@ -1022,6 +1024,15 @@ static int build_asn(xmlNode *focal, struct cpis_notification *out,
         return rc;
     get_upload_file(focal, out);
     if ((rc = get_total(focal, out, err)) != CPIS_MSG_OK)
+        return rc;
+    return CPIS_MSG_OK;
+}
+
+static int build_asn(xmlNode *focal, struct cpis_notification *out,
+                     struct cpis_parse_error *err)
+{
+    int rc = get_header(focal, out, err);
+    if (rc != CPIS_MSG_OK)
         return rc;
 
     size_t n = 0;
@@ -1064,18 +1075,8 @@ static int build_asn(xmlNode *focal, struct cpis_notification *out,
 static int build_inactive(xmlNode *focal, struct cpis_notification *out,
                           struct cpis_parse_error *err)
 {
-    int rc = get_message_id(focal, out, err);
+    int rc = get_header(focal, out, err);
     if (rc != CPIS_MSG_OK)
-        return rc;
-    xmlNode *et = child_el(focal, "effectiveTime");
-    if (et == NULL)
-        return cpis_fail(err, CPIS_MSG_MISSING_FIELD, "missing effectiveTime (created)");
-    if ((rc = get_ts(et, "effectiveTime (created)", "", &out->created, err)) != CPIS_MSG_OK)
-        return rc;
-    if ((rc = get_la(focal, out, err)) != CPIS_MSG_OK)
-        return rc;
-    get_upload_file(focal, out);
-    if ((rc = get_total(focal, out, err)) != CPIS_MSG_OK)
         return rc;
     rc = get_nhs(focal, out->inactive_nhs_number, "inactive NHS number", "", err);
     if (rc != CPIS_MSG_OK)

@@ -40,6 +40,9 @@ void cpis_log(const struct cpis_plugin *p, int level, const char *fmt, ...)
  * "*** *** NNNN" keeping the last four; in place. */
 void cpis_scrub_digits(char *s);
 
+/* entry.c: the contract's name of a message error code. */
+const char *cpis_message_error_name(int error);
+
 /* act.c */
 int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt,
                       const struct cpis_event *ev, struct cpis_outcome *out);

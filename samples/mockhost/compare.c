@@ -128,19 +128,6 @@ void fig_run_close(struct fig_run *r)
     memset(r, 0, sizeof *r);
 }
 
-static const char *message_error_name(uint32_t error)
-{
-    switch (error) {
-#define CPIS_X_NAME(sym, val, name)                                           \
-    case sym:                                                                 \
-        return name;
-        CPIS_MESSAGE_ERROR_LIST(CPIS_X_NAME)
-#undef CPIS_X_NAME
-    default:
-        return "unknown_error";
-    }
-}
-
 int fig_run_deliver(struct fig_run *r, const char *source_name,
                     const uint8_t *payload, size_t len, const char *content_type,
                     const char *dts_id, const char *local_id)
@@ -177,7 +164,7 @@ int fig_run_deliver(struct fig_run *r, const char *source_name,
     out.kind[sizeof out.kind - 1] = '\0';
     out.notification_id[sizeof out.notification_id - 1] = '\0';
     out.detail[sizeof out.detail - 1] = '\0';
-    const char *error = status == CPIS_REJECTED ? message_error_name(out.error) : "";
+    const char *error = status == CPIS_REJECTED ? host_message_error_name(out.error) : "";
     if (store_add_delivery(h->store, source_name, ev.transport_id,
                            host_status_name(status), out.kind, out.notification_id,
                            out.accesses, error, out.detail, host_now_ms(h)) != CPIS_OK)

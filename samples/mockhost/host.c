@@ -35,6 +35,19 @@ const char *host_status_name(int status)
     }
 }
 
+const char *host_message_error_name(uint32_t error)
+{
+    switch (error) {
+#define CPIS_X_NAME(sym, val, name)                                           \
+    case sym:                                                                 \
+        return name;
+        CPIS_MESSAGE_ERROR_LIST(CPIS_X_NAME)
+#undef CPIS_X_NAME
+    default:
+        return "unknown_error";
+    }
+}
+
 /* ---- environment -------------------------------------------------------- */
 
 /* Parses a non-negative decimal integer; -1 when malformed. */

@@ -78,6 +78,8 @@ int64_t host_now_ms(const struct mock_host *h);
 
 /* The name of a status code, from the header's list (never NULL). */
 const char *host_status_name(int status);
+/* The contract's name of a message error code ("invalid_nhs_number"). */
+const char *host_message_error_name(uint32_t error);
 
 /* Print a (possibly multi-line) error about FILE to stderr, one line per
  * problem, each starting "cpis-mockhost: FILE: " (the plugin's config errors

@@ -477,19 +477,6 @@ static void print_json_line(cJSON *o)
     cJSON_Delete(o);
 }
 
-static const char *message_error_name(uint32_t error)
-{
-    switch (error) {
-#define CPIS_X_NAME(sym, val, name)                                           \
-    case sym:                                                                 \
-        return name;
-        CPIS_MESSAGE_ERROR_LIST(CPIS_X_NAME)
-#undef CPIS_X_NAME
-    default:
-        return "unknown_error";
-    }
-}
-
 /* ---- delivering one event ------------------------------------------------------ */
 
 /* Delivers one event through the notification hook, retrying a transient
@@ -527,7 +514,7 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
     out.notification_id[sizeof out.notification_id - 1] = '\0';
     out.detail[sizeof out.detail - 1] = '\0';
 
-    const char *error = status == CPIS_REJECTED ? message_error_name(out.error) : "";
+    const char *error = status == CPIS_REJECTED ? host_message_error_name(out.error) : "";
     if (store_add_delivery(h->store, ev->source_name, ev->transport_id,
                            host_status_name(status), out.kind,
                            out.notification_id, out.accesses, error, out.detail,
