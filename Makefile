@@ -34,11 +34,11 @@ ifeq ($(SAN),thread)
   SANFL  := -fsanitize=thread
   HARDEN := -fstack-protector-strong -fPIC
 endif
-CFLAGS_ALL  = $(CSTD) $(OPT) $(WARN) $(HARDEN) $(SANFL) -Iinclude -Iplugin -Iworkflow $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL  = $(CSTD) $(OPT) $(WARN) $(HARDEN) $(SANFL) -Iinclude -Iplugin -Iplugin/read -Iworkflow $(PKG_CFLAGS) $(CFLAGS)
 LDHARDEN    := -Wl,-z,relro,-z,now -Wl,--as-needed
 LDFLAGS_ALL = $(SANFL) $(LDHARDEN) $(LDFLAGS)
 
-PLUGIN_SRCS := $(sort $(wildcard plugin/*.c) $(wildcard workflow/*.c))
+PLUGIN_SRCS := $(sort $(wildcard plugin/*.c) $(wildcard plugin/read/*.c) $(wildcard workflow/*.c))
 PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(BUILD)/obj/%.o)
 MOCK_SRCS   := $(sort $(wildcard samples/mockhost/*.c))
 MOCK_OBJS   := $(MOCK_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -163,7 +163,7 @@ demo: $(SO) $(MOCKHOST)
 # (packages clang and libclang-rt-14-dev, installed on demand).
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_POSIX_C_SOURCE=200809L \
-              -D_DEFAULT_SOURCE -Iinclude -Iplugin -Iworkflow $(PKG_CFLAGS)
+              -D_DEFAULT_SOURCE -Iinclude -Iplugin -Iplugin/read -Iworkflow $(PKG_CFLAGS)
 
 $(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(INTERNAL)
 	@mkdir -p $(dir $@)

@@ -1,5 +1,5 @@
 /*
- * test_fhir.c - the FHIR R4 JSON parser (plugin/fhir.c).
+ * test_fhir.c - the FHIR R4 JSON parser (plugin/read/fhir.c).
  *
  * Every field of every FHIR sample, the error code of every file under
  * tests/data/fhir/ (and that no file there goes untested), error details

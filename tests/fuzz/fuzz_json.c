@@ -3,7 +3,7 @@
  *
  * Build (see tests/fuzz/corpus/json/ for the seeds, copies of the samples):
  *   clang -g -fsanitize=fuzzer,address,undefined -Iinclude -Iplugin -Iworkflow \
- *     tests/fuzz/fuzz_json.c plugin/fhir.c plugin/ids.c plugin/record.c \
+ *     tests/fuzz/fuzz_json.c plugin/read/fhir.c plugin/read/ids.c plugin/read/record.c \
  *     $(pkg-config --cflags --libs libcjson libpcre2-8) -lpthread -o /tmp/fuzz_json
  *   /tmp/fuzz_json -max_total_time=180 /tmp/corpus tests/fuzz/corpus/json
  *

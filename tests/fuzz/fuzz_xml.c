@@ -4,8 +4,8 @@
  * Build (see the report / Makefile `fuzz` target):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iplugin \
  *     $(pkg-config --cflags libxml-2.0 libcjson libpcre2-8) tests/fuzz/fuzz_xml.c \
- *     plugin/hl7v3.c plugin/mesh.c plugin/parse.c plugin/ids.c plugin/record.c \
- *     plugin/fhir.c $(pkg-config --libs libxml-2.0 libcjson libpcre2-8) -lpthread
+ *     plugin/read/hl7v3.c plugin/read/mesh.c plugin/read/parse.c plugin/read/ids.c plugin/read/record.c \
+ *     plugin/read/fhir.c $(pkg-config --libs libxml-2.0 libcjson libpcre2-8) -lpthread
  * Run: ./fuzz_xml -max_len=65536 tests/fuzz/corpus/xml
  *
  * Every input goes through cpis_parse_message (content type
