@@ -432,19 +432,25 @@ static int process_access(struct cpis_plugin *p, const struct runtime *rt,
 static int process_inactive(struct cpis_plugin *p, const struct runtime *rt,
                             const struct cpis_notification *n)
 {
-    char display[16];
-    cpis_nhs_mask(n->inactive_nhs_number, display, sizeof display);
-    struct wf_actions acts;
-    memset(&acts, 0, sizeof acts);
-    if (wf_decide_inactive(&rt->pol, n->message_id, display, n->la_code, n->upload_file,
-                           n->created, &acts) != 0)
-        return CPIS_ERR_NOMEM;
     int rc = CPIS_OK;
-    struct detail_cache dc = {NULL, NULL};
-    for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
-        rc = do_action(p, &acts.v[i], NULL, n->inactive_nhs_number, &dc);
-    free(dc.json);
-    wf_actions_free(&acts);
+    /* One data-quality item per subject: each child is its own item. */
+    for (size_t k = 0; rc == CPIS_OK && k < n->n_inactive; k++) {
+        const struct cpis_inactive_subject *s = &n->inactive[k];
+        char display[16], repl[16] = "";
+        cpis_nhs_mask(s->nhs_number, display, sizeof display);
+        if (s->replacement_nhs_number[0])
+            cpis_nhs_mask(s->replacement_nhs_number, repl, sizeof repl);
+        struct wf_actions acts;
+        memset(&acts, 0, sizeof acts);
+        if (wf_decide_inactive(&rt->pol, n->message_id, k, display, repl, n->la_code,
+                               s->upload_file, n->created, &acts) != 0)
+            return CPIS_ERR_NOMEM;
+        struct detail_cache dc = {NULL, NULL};
+        for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
+            rc = do_action(p, &acts.v[i], NULL, s->nhs_number, &dc);
+        free(dc.json);
+        wf_actions_free(&acts);
+    }
     return rc;
 }
 
@@ -465,8 +471,13 @@ static void content_key(const struct cpis_notification *n, char *out, size_t cap
         h = fnv1a(&x, sizeof x, h);
     } else if (n->kind == REC_KIND_INACTIVE) {
         h = fnv1a("inactive|", 9, h);
-        h = fnv1a(n->inactive_nhs_number, strlen(n->inactive_nhs_number), h);
-        h = fnv1a(n->upload_file, strlen(n->upload_file), h);
+        for (size_t i = 0; i < n->n_inactive; i++) {
+            const struct cpis_inactive_subject *s = &n->inactive[i];
+            h = fnv1a(s->nhs_number, strlen(s->nhs_number), h);
+            h = fnv1a("|", 1, h);
+            h = fnv1a(s->upload_file, strlen(s->upload_file), h);
+            h = fnv1a("|", 1, h);
+        }
     } else {
         return; /* an empty notification has no content to compare */
     }
@@ -496,6 +507,53 @@ static int dedupe_check(struct cpis_plugin *p, const char *const keys[3], const 
     return CPIS_OK;
 }
 
+static const char *kind_name(int kind)
+{
+    return kind == REC_KIND_ACCESS     ? "access"
+           : kind == REC_KIND_INACTIVE ? "inactive_nhs_number"
+           : kind == REC_KIND_IGNORED  ? "ignored"
+                                       : "empty";
+}
+
+/* One notification of the file: dedupe, act, mark seen.  Returns CPIS_OK,
+ * CPIS_DUPLICATE or a host status. */
+static int handle_one(struct cpis_plugin *p, struct runtime *rt, const struct cpis_event *ev,
+                      const struct cpis_notification *n, int first)
+{
+    const char *src = ev->source_name ? ev->source_name : "(unnamed)";
+    char k_id[REC_ID_MAX + 16], k_mesh[160] = "", k_content[64];
+    snprintf(k_id, sizeof k_id, "seen/id/%s", n->message_id);
+    /* The MESH id names the whole file: it dedupes the file's first
+     * notification only (the others have their own ids and contents). */
+    if (first && ev->transport_id && ev->transport_id[0])
+        snprintf(k_mesh, sizeof k_mesh, "seen/mesh/%.140s", ev->transport_id);
+    content_key(n, k_content, sizeof k_content);
+    const char *keys[3] = {k_id, k_mesh, k_content};
+
+    int dup = 0;
+    int rc = dedupe_check(p, keys, n->message_id, &dup);
+    if (rc == CPIS_OK && dup) {
+        cpis_log(p, CPIS_LOG_INFO, "message %s: notification is a duplicate: no action", src);
+        return CPIS_DUPLICATE;
+    }
+    for (size_t i = 0; rc == CPIS_OK && i < n->n_access && n->kind == REC_KIND_ACCESS; i++)
+        rc = process_access(p, rt, &n->access[i], n->message_id);
+    if (rc == CPIS_OK && n->kind == REC_KIND_INACTIVE)
+        rc = process_inactive(p, rt, n);
+
+    /* Mark seen: content and transport keys first, the id key last (it is
+     * what says "finished"). */
+    for (int i = 2; rc == CPIS_OK && i >= 0; i--) {
+        if (keys[i][0] == '\0')
+            continue;
+        int already = 0, ours = 1;
+        rc = state_claim(p, keys[i], n->message_id, &already, &ours);
+        if (rc == CPIS_OK && already && (i == 0 || !ours))
+            return CPIS_DUPLICATE; /* another delivery finished it first */
+    }
+    return rc;
+}
+
 int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cpis_event *ev,
                       struct cpis_outcome *out)
 {
@@ -506,70 +564,66 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     } else {
         out = NULL; /* an older, shorter outcome: not written */
     }
-    struct cpis_notification n;
+    const char *src = ev->source_name ? ev->source_name : "(unnamed)";
+    struct cpis_message m = {0, NULL};
     struct cpis_parse_error perr = {0, ""};
     int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,
-                                  rt->cfg.max_message_bytes, &n, &perr);
+                                  rt->cfg.max_message_bytes, &m, &perr);
     if (code != CPIS_MSG_OK)
         return quarantine(p, ev, code, perr.detail, "", out);
 
     if (out) {
-        snprintf(out->kind, sizeof out->kind, "%s",
-                 n.kind == REC_KIND_ACCESS     ? "access"
-                 : n.kind == REC_KIND_INACTIVE ? "inactive_nhs_number"
-                                               : "empty");
-        snprintf(out->notification_id, sizeof out->notification_id, "%s", n.message_id);
-        out->accesses = (uint32_t)n.n_access;
+        /* The outcome describes the file's first notification; the access
+         * count covers them all. */
+        snprintf(out->kind, sizeof out->kind, "%s", kind_name(m.v[0].kind));
+        snprintf(out->notification_id, sizeof out->notification_id, "%s", m.v[0].message_id);
+        if (m.n > 1)
+            snprintf(out->detail, sizeof out->detail, "%zu notifications in one file", m.n);
     }
 
-    char k_id[REC_ID_MAX + 16], k_mesh[160] = "", k_content[64];
-    snprintf(k_id, sizeof k_id, "seen/id/%s", n.message_id);
-    if (ev->transport_id && ev->transport_id[0])
-        snprintf(k_mesh, sizeof k_mesh, "seen/mesh/%.140s", ev->transport_id);
-    content_key(&n, k_content, sizeof k_content);
-    const char *keys[3] = {k_id, k_mesh, k_content};
-
-    int dup = 0;
-    int rc = dedupe_check(p, keys, n.message_id, &dup);
-    if (rc == CPIS_OK && dup) {
-        cpis_log(p, CPIS_LOG_INFO, "message %s is a duplicate: no action",
-                 ev->source_name ? ev->source_name : "(unnamed)");
-        if (out)
-            snprintf(out->detail, sizeof out->detail, "already handled");
-        cpis_notification_free(&n);
-        return CPIS_DUPLICATE;
-    }
-
-    for (size_t i = 0; rc == CPIS_OK && i < n.n_access && n.kind == REC_KIND_ACCESS; i++)
-        rc = process_access(p, rt, &n.access[i], n.message_id);
-    if (rc == CPIS_OK && n.kind == REC_KIND_INACTIVE)
-        rc = process_inactive(p, rt, &n);
-
-    /* Mark seen: content and transport keys first, the id key last (it is
-     * what says "finished"). */
-    for (int i = 2; rc == CPIS_OK && i >= 0; i--) {
-        if (keys[i][0] == '\0')
+    int rc = CPIS_OK;
+    size_t handled = 0, dups = 0, accesses = 0;
+    for (size_t i = 0; i < m.n && (rc == CPIS_OK || rc == CPIS_DUPLICATE); i++) {
+        const struct cpis_notification *n = &m.v[i];
+        if (n->kind == REC_KIND_IGNORED) {
+            /* Not a notification: passed by, neither quarantined nor an error. */
+            cpis_log(p, CPIS_LOG_INFO, "message %s ignored: %s", src, n->reason);
+            if (out && m.n == 1)
+                snprintf(out->detail, sizeof out->detail, "%s", n->reason);
+            rc = CPIS_OK;
             continue;
-        int already = 0, ours = 1;
-        rc = state_claim(p, keys[i], n.message_id, &already, &ours);
-        if (rc == CPIS_OK && already && (i == 0 || !ours)) {
-            /* another delivery finished the same message first */
-            cpis_notification_free(&n);
-            return CPIS_DUPLICATE;
         }
+        handled++;
+        rc = handle_one(p, rt, ev, n, handled == 1);
+        if (rc == CPIS_DUPLICATE)
+            dups++;
+        else if (rc == CPIS_OK)
+            accesses += n->kind == REC_KIND_ACCESS ? n->n_access : 0;
     }
-    if (rc == CPIS_ERR_RETRY)
+    if (out)
+        out->accesses = (uint32_t)accesses;
+    if (rc == CPIS_OK || rc == CPIS_DUPLICATE) {
+        /* a duplicate only when every notification of the file was one */
+        rc = handled > 0 && dups == handled ? CPIS_DUPLICATE : CPIS_OK;
+        if (rc == CPIS_DUPLICATE) {
+            cpis_log(p, CPIS_LOG_INFO, "message %s is a duplicate: no action", src);
+            if (out)
+                snprintf(out->detail, sizeof out->detail, "already handled");
+        } else {
+            cpis_log(p, CPIS_LOG_DEBUG,
+                     "message %s handled: %zu notification(s), %zu access record(s)", src,
+                     m.n, accesses);
+        }
+    } else if (rc == CPIS_ERR_RETRY) {
         cpis_log(p, CPIS_LOG_WARN, "a host call failed transiently on %s; deliver it again",
-                 ev->source_name ? ev->source_name : "(unnamed)");
-    else if (rc == CPIS_ERR_HOST)
-        cpis_log(p, CPIS_LOG_ERROR, "a host call failed on %s", ev->source_name ? ev->source_name : "(unnamed)");
-    else if (rc == CPIS_OK)
-        cpis_log(p, CPIS_LOG_DEBUG, "message %s handled: %zu access record(s)",
-                 ev->source_name ? ev->source_name : "(unnamed)", n.n_access);
-    if (rc != CPIS_OK && out)
+                 src);
+    } else if (rc == CPIS_ERR_HOST) {
+        cpis_log(p, CPIS_LOG_ERROR, "a host call failed on %s", src);
+    }
+    if (rc != CPIS_OK && rc != CPIS_DUPLICATE && out)
         snprintf(out->detail, sizeof out->detail, "host call failed: %s",
                  rc == CPIS_ERR_RETRY ? "transient, retry" : "permanent");
-    cpis_notification_free(&n);
+    cpis_message_free(&m);
     return rc;
 }
 

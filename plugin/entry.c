@@ -327,99 +327,169 @@ static void plugin_shutdown(struct cpis_plugin *p)
 
 static void add_s(cJSON *o, const char *k, const char *v) { cJSON_AddStringToObject(o, k, v ? v : ""); }
 
+struct line_buf {
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+/* Append o as one line and delete it. */
+static void put_line(struct line_buf *b, cJSON *o)
+{
+    char *line = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (line == NULL) {
+        b->failed = 1;
+        return;
+    }
+    size_t ln = strlen(line);
+    if (b->len + ln + 2 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->len + ln + 2 > cap)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (nb == NULL) {
+            free(line);
+            b->failed = 1;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, line, ln);
+    b->len += ln;
+    b->buf[b->len++] = '\n';
+    b->buf[b->len] = '\0';
+    free(line);
+}
+
+static const char *kind_name(int kind)
+{
+    return kind == REC_KIND_ACCESS     ? "access"
+           : kind == REC_KIND_INACTIVE ? "inactive_nhs_number"
+           : kind == REC_KIND_IGNORED  ? "ignored"
+                                       : "empty";
+}
+
+/* The keys every success line of notification n starts with. */
+static cJSON *line_head(const char *file, const struct cpis_notification *n)
+{
+    char ts[32];
+    cJSON *o = cJSON_CreateObject();
+    add_s(o, "file", file);
+    cJSON_AddTrueToObject(o, "ok");
+    add_s(o, "kind", kind_name(n->kind));
+    add_s(o, "format", n->format == REC_FORMAT_FHIR ? "fhir" : "hl7v3");
+    add_s(o, "message_id", n->message_id);
+    if (n->created != 0 || n->kind != REC_KIND_IGNORED) {
+        cpis_iso_format(n->created, ts, sizeof ts);
+        add_s(o, "created", ts);
+    }
+    return o;
+}
+
+static void access_line(struct runtime *rt, struct line_buf *b, const char *file,
+                        const struct cpis_notification *n, size_t i)
+{
+    const struct cpis_access *a = &n->access[i];
+    cJSON *o = line_head(file, n);
+    char ts[32];
+    struct wf_access w;
+    cpis_enrich_access(rt, a, &w, n->message_id);
+    cpis_iso_format(a->accessed_at, ts, sizeof ts);
+    add_s(o, "accessed_at", ts);
+    add_s(o, "nhs_number", a->nhs_number);
+    add_s(o, "la_code", n->la_code);
+    add_s(o, "location_code", a->location_code);
+    add_s(o, "location_name", a->resolved ? a->resolved_name : a->location_name);
+    add_s(o, "setting", w.setting);
+    add_s(o, "viewer", a->viewer);
+    add_s(o, "viewer_role", a->viewer_role);
+    add_s(o, "viewer_role_name", a->viewer_role_name);
+    add_s(o, "author_kind", a->author_kind == AUTHOR_SYSTEM ? "system" : "person");
+    if (a->author_kind == AUTHOR_SYSTEM) {
+        if (a->system_asid[0])
+            add_s(o, "system_asid", a->system_asid);
+        if (a->system_name[0])
+            add_s(o, "system_name", a->system_name);
+    }
+    if (a->access_id[0])
+        add_s(o, "access_id", a->access_id);
+    if (a->upload_file[0])
+        add_s(o, "upload_file", a->upload_file);
+    if (a->la_child_id[0])
+        add_s(o, "la_child_id", a->la_child_id);
+    cJSON_AddBoolToObject(o, "location_resolved", w.place_resolved);
+    if (w.parent[0]) {
+        struct cpis_ods_resolution r;
+        cpis_ods_resolve(rt->ods, a->location_code, &r);
+        add_s(o, "location_parent_code", r.parent_code);
+        add_s(o, "location_parent_name", w.parent);
+    }
+    if (w.phone[0])
+        add_s(o, "location_phone", w.phone);
+    cJSON_AddNumberToObject(o, "record_index", (double)i);
+    cJSON_AddNumberToObject(o, "records", (double)n->n_access);
+    put_line(b, o);
+}
+
+static void inactive_line(struct line_buf *b, const char *file,
+                          const struct cpis_notification *n, size_t i)
+{
+    const struct cpis_inactive_subject *s = &n->inactive[i];
+    cJSON *o = line_head(file, n);
+    add_s(o, "la_code", n->la_code);
+    add_s(o, "nhs_number", s->nhs_number);
+    if (s->replacement_nhs_number[0])
+        add_s(o, "replacement_nhs_number", s->replacement_nhs_number);
+    if (s->upload_file[0])
+        add_s(o, "upload_file", s->upload_file);
+    if (s->la_child_id[0])
+        add_s(o, "la_child_id", s->la_child_id);
+    cJSON_AddNumberToObject(o, "subject_index", (double)i);
+    cJSON_AddNumberToObject(o, "subjects", (double)n->n_inactive);
+    put_line(b, o);
+}
+
 static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *rc_out)
 {
-    struct cpis_notification n;
+    struct cpis_message m = {0, NULL};
     struct cpis_parse_error perr = {0, ""};
     const char *file = ev->source_name ? ev->source_name : "";
     int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,
-                                  rt->cfg.max_message_bytes, &n, &perr);
-    size_t cap = 1024, len = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL)
-        return NULL;
-    buf[0] = '\0';
-    size_t lines = code == CPIS_MSG_OK && n.kind == REC_KIND_ACCESS ? n.n_access : 1;
-    for (size_t i = 0; i < lines; i++) {
+                                  rt->cfg.max_message_bytes, &m, &perr);
+    struct line_buf b = {NULL, 0, 0, 0};
+    if (code != CPIS_MSG_OK) {
         cJSON *o = cJSON_CreateObject();
         add_s(o, "file", file);
-        if (code != CPIS_MSG_OK) {
-            cJSON_AddFalseToObject(o, "ok");
-            add_s(o, "error", cpis_message_error_name(code));
-            add_s(o, "detail", perr.detail);
-        } else {
-            char ts[32];
-            cJSON_AddTrueToObject(o, "ok");
-            add_s(o, "kind", n.kind == REC_KIND_ACCESS     ? "access"
-                             : n.kind == REC_KIND_INACTIVE ? "inactive_nhs_number"
-                                                           : "empty");
-            add_s(o, "format", n.format == REC_FORMAT_FHIR ? "fhir" : "hl7v3");
-            add_s(o, "message_id", n.message_id);
-            cpis_iso_format(n.created, ts, sizeof ts);
-            add_s(o, "created", ts);
-            if (n.kind == REC_KIND_ACCESS) {
-                const struct cpis_access *a = &n.access[i];
-                struct wf_access w;
-                cpis_enrich_access(rt, a, &w, n.message_id);
-                cpis_iso_format(a->accessed_at, ts, sizeof ts);
-                add_s(o, "accessed_at", ts);
-                add_s(o, "nhs_number", a->nhs_number);
-                add_s(o, "la_code", n.la_code);
-                add_s(o, "location_code", a->location_code);
-                add_s(o, "location_name", a->resolved ? a->resolved_name : a->location_name);
-                add_s(o, "setting", w.setting);
-                add_s(o, "viewer", a->viewer);
-                add_s(o, "viewer_role", a->viewer_role);
-                add_s(o, "viewer_role_name", a->viewer_role_name);
-                add_s(o, "author_kind", a->author_kind == AUTHOR_SYSTEM ? "system" : "person");
-                if (a->author_kind == AUTHOR_SYSTEM)
-                    add_s(o, "system_name", a->system_name);
-                cJSON_AddBoolToObject(o, "location_resolved", w.place_resolved);
-                if (w.parent[0]) {
-                    struct cpis_ods_resolution r;
-                    cpis_ods_resolve(rt->ods, a->location_code, &r);
-                    add_s(o, "location_parent_code", r.parent_code);
-                    add_s(o, "location_parent_name", w.parent);
-                }
-                if (w.phone[0])
-                    add_s(o, "location_phone", w.phone);
-                if (a->local_id[0])
-                    add_s(o, "local_id", a->local_id);
-                cJSON_AddNumberToObject(o, "record_index", (double)i);
-                cJSON_AddNumberToObject(o, "records", (double)n.n_access);
-            } else {
-                add_s(o, "la_code", n.la_code);
-                if (n.kind == REC_KIND_INACTIVE)
-                    add_s(o, "nhs_number", n.inactive_nhs_number);
-                if (n.upload_file[0])
-                    add_s(o, "upload_file", n.upload_file);
-            }
-        }
-        char *line = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (line == NULL)
-            break;
-        size_t ln = strlen(line);
-        if (len + ln + 2 > cap) {
-            while (len + ln + 2 > cap)
-                cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(line);
-                break;
-            }
-            buf = nb;
-        }
-        memcpy(buf + len, line, ln);
-        len += ln;
-        buf[len++] = '\n';
-        buf[len] = '\0';
-        free(line);
+        cJSON_AddFalseToObject(o, "ok");
+        add_s(o, "error", cpis_message_error_name(code));
+        add_s(o, "detail", perr.detail);
+        put_line(&b, o);
     }
-    if (code == CPIS_MSG_OK)
-        cpis_notification_free(&n);
+    for (size_t k = 0; k < m.n && !b.failed; k++) {
+        const struct cpis_notification *n = &m.v[k];
+        if (n->kind == REC_KIND_ACCESS) {
+            for (size_t i = 0; i < n->n_access && !b.failed; i++)
+                access_line(rt, &b, file, n, i);
+        } else if (n->kind == REC_KIND_INACTIVE) {
+            for (size_t i = 0; i < n->n_inactive && !b.failed; i++)
+                inactive_line(&b, file, n, i);
+        } else {
+            cJSON *o = line_head(file, n);
+            add_s(o, "la_code", n->la_code);
+            if (n->kind == REC_KIND_IGNORED)
+                add_s(o, "reason", n->reason);
+            put_line(&b, o);
+        }
+    }
+    cpis_message_free(&m);
+    if (b.failed) {
+        free(b.buf);
+        return NULL;
+    }
     *rc_out = code == CPIS_MSG_OK ? CPIS_OK : CPIS_REJECTED;
-    return buf;
+    return b.buf;
 }
 
 static int plugin_parse(struct cpis_plugin *p, const struct cpis_event *ev, char *out,

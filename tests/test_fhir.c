@@ -147,9 +147,14 @@ static void check_header(const struct cpis_notification *n, int kind, const char
     assert_string_equal(n->message_id, id);
     assert_true(n->created == ts(created));
     assert_string_equal(n->la_code, la);
-    assert_string_equal(n->upload_file, upload);
+    for (size_t i = 0; i < n->n_access; i++)
+        assert_string_equal(n->access[i].upload_file, upload);
+    for (size_t i = 0; i < n->n_inactive; i++)
+        assert_string_equal(n->inactive[i].upload_file, upload);
     assert_int_equal(n->total_records, -1);
-    assert_string_equal(n->inactive_nhs_number, inactive_nhs);
+    assert_int_equal(n->n_inactive, inactive_nhs[0] ? 1 : 0);
+    if (inactive_nhs[0])
+        assert_string_equal(n->inactive[0].nhs_number, inactive_nhs);
     assert_int_equal(n->n_access, n_access);
     if (n_access == 0)
         assert_null(n->access);
@@ -168,7 +173,7 @@ struct exp_access {
 static void check_access(const struct cpis_access *a, const struct exp_access *x)
 {
     assert_string_equal(a->nhs_number, x->nhs);
-    assert_string_equal(a->local_id, x->local_id);
+    assert_string_equal(a->la_child_id, x->local_id);
     assert_true(a->accessed_at == ts(x->accessed_at));
     assert_int_equal(a->author_kind, x->author_kind);
     assert_string_equal(a->viewer, x->viewer);
@@ -503,7 +508,7 @@ static void check_detail(const struct cpis_parse_error *e, const char *what)
 static void check_zeroed(const struct cpis_notification *n, const char *what)
 {
     if (n->access != NULL || n->n_access != 0 || n->message_id[0] != '\0' || n->la_code[0] ||
-        n->inactive_nhs_number[0] || n->created != 0 || n->kind != 0)
+        n->n_inactive != 0 || n->inactive != NULL || n->created != 0 || n->kind != 0)
         fail_msg("%s: record not zeroed on error", what);
 }
 
@@ -702,7 +707,8 @@ static void test_inline_rules(void **state)
                                &n, &e),
                      CPIS_MSG_OK);
     assert_int_equal(n.kind, REC_KIND_INACTIVE);
-    assert_string_equal(n.inactive_nhs_number, "9378657974");
+    assert_int_equal(n.n_inactive, 1);
+    assert_string_equal(n.inactive[0].nhs_number, "9378657974");
     cpis_notification_free(&n);
     /* Inactive, two Patients and no focus: ambiguous. */
     assert_int_equal(parse_str(HDR("06") ",{\"resource\":{\"resourceType\":\"Patient\"}},"

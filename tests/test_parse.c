@@ -109,7 +109,7 @@ static void assert_detail_clean(const char *d)
     assert_true(strlen(d) > 0);
 }
 
-static int parse_buf(const uint8_t *b, size_t len, size_t limit, struct cpis_notification *n,
+static int parse_buf(const uint8_t *b, size_t len, size_t limit, struct cpis_message *n,
                      struct cpis_parse_error *e)
 {
     memset(e, 0xAA, sizeof *e); /* the parser must set both fields */
@@ -126,9 +126,9 @@ static int mem_contains(const void *hay, size_t n, const char *needle)
     return 0;
 }
 
-static void assert_zeroed(const struct cpis_notification *n)
+static void assert_zeroed(const struct cpis_message *n)
 {
-    static const struct cpis_notification zero;
+    static const struct cpis_message zero;
     assert_memory_equal(n, &zero, sizeof zero);
 }
 
@@ -158,7 +158,7 @@ static void test_hostile_files(void **state)
         snprintf(rel, sizeof rel, "hl7/%s", de->d_name);
         uint8_t *b = load_data(rel, &len);
         assert_non_null(b);
-        struct cpis_notification n;
+        struct cpis_message n;
         struct cpis_parse_error e;
         int rc = parse_buf(b, len, LIMIT, &n, &e);
         if (rc != want)
@@ -188,7 +188,7 @@ static void test_hostile_files(void **state)
 static void test_too_large_before_parsing(void **state)
 {
     (void)state;
-    struct cpis_notification n;
+    struct cpis_message n;
     struct cpis_parse_error e;
     size_t len;
     /* valid messages over a small limit */
@@ -201,7 +201,7 @@ static void test_too_large_before_parsing(void **state)
         assert_zeroed(&n);
         /* exactly at the limit is fine */
         assert_int_equal(parse_buf(b, len, len, &n, &e), CPIS_MSG_OK);
-        cpis_notification_free(&n);
+        cpis_message_free(&n);
         assert_int_equal(parse_buf(b, len, len - 1, &n, &e), CPIS_MSG_TOO_LARGE);
         free(b);
     }
@@ -229,7 +229,7 @@ static void test_too_large_before_parsing(void **state)
 static void test_empty_and_sniffing(void **state)
 {
     (void)state;
-    struct cpis_notification n;
+    struct cpis_message n;
     struct cpis_parse_error e;
     assert_int_equal(parse_buf((const uint8_t *)"", 0, LIMIT, &n, &e), CPIS_MSG_MALFORMED);
     assert_int_equal(parse_buf(NULL, 0, LIMIT, &n, &e), CPIS_MSG_MALFORMED);
@@ -252,8 +252,8 @@ static void test_empty_and_sniffing(void **state)
     for (size_t i = 0; i < 4; i++) {
         memset(&e, 0, sizeof e);
         assert_int_equal(cpis_parse_message(b, len, types[i], LIMIT, &n, &e), CPIS_MSG_OK);
-        assert_int_equal(n.format, REC_FORMAT_HL7V3);
-        cpis_notification_free(&n);
+        assert_int_equal(n.v[0].format, REC_FORMAT_HL7V3);
+        cpis_message_free(&n);
     }
     uint8_t *pre = malloc(len + 8);
     assert_non_null(pre);
@@ -264,8 +264,8 @@ static void test_empty_and_sniffing(void **state)
     size_t rest = len - (size_t)(start - (const char *)b);
     memcpy(pre + 6, start, rest);
     assert_int_equal(cpis_parse_message(pre, rest + 6, NULL, LIMIT, &n, &e), CPIS_MSG_OK);
-    assert_string_equal(n.message_id, "C7B09A3E-51D4-4E2B-8F16-9A3D52E0B604");
-    cpis_notification_free(&n);
+    assert_string_equal(n.v[0].message_id, "C7B09A3E-51D4-4E2B-8F16-9A3D52E0B604");
+    cpis_message_free(&n);
     /* a JSON content type sends even an XML body to the FHIR parser, which
      * cannot accept it: proves the content type is honoured */
     assert_int_not_equal(cpis_parse_message(b, len, "application/fhir+json", LIMIT, &n, &e),
@@ -311,7 +311,7 @@ static void test_encoding_checks(void **state)
             print_error("case %zu: %d\n", i, got);
         assert_int_equal(got, cases[i].want);
     }
-    struct cpis_notification n;
+    struct cpis_message n;
     struct cpis_parse_error e;
     assert_int_equal(parse_buf((const uint8_t *)"<a>\xC3</a>", 8, LIMIT, &n, &e),
                      CPIS_MSG_BAD_ENCODING);
@@ -365,7 +365,7 @@ static void test_every_code_in_memory(void **state)
         memcpy(m + pre, edits[i].to, tl);
         memcpy(m + pre + tl, at + fl, len - pre - fl);
         m[nl] = '\0';
-        struct cpis_notification n;
+        struct cpis_message n;
         struct cpis_parse_error e;
         int rc = parse_buf((const uint8_t *)m, nl, LIMIT, &n, &e);
         if (rc != edits[i].want)
@@ -389,16 +389,16 @@ static void test_xxe_never_leaks(void **state)
         uint8_t *b = load_data(files[i], &len);
         assert_non_null(b);
         assert_non_null(strstr((const char *)b, "file:///etc/passwd"));
-        struct cpis_notification n;
+        struct cpis_message n;
         struct cpis_parse_error e;
         assert_int_equal(parse_buf(b, len, LIMIT, &n, &e), CPIS_MSG_FORBIDDEN_CONSTRUCT);
         assert_null(strstr(e.detail, "root:"));
         assert_false(mem_contains(&n, sizeof n, "root:"));
-        assert_null(n.access);
+        assert_null(n.v);
         /* directly through the HL7 parser as well */
         assert_int_equal(cpis_parse_hl7v3(b, len, &n, &e), CPIS_MSG_FORBIDDEN_CONSTRUCT);
         assert_null(strstr(e.detail, "root:"));
-        assert_null(n.access);
+        assert_null(n.v);
         free(b);
     }
 }
@@ -430,11 +430,11 @@ static void test_stderr_silent(void **state)
             uint8_t *b = load_data(rel, &len);
             if (b == NULL)
                 continue;
-            struct cpis_notification n;
+            struct cpis_message n;
             struct cpis_parse_error e;
             cpis_parse_message(b, len, NULL, LIMIT, &n, &e);
             cpis_parse_hl7v3(b, len, &n, &e); /* skips the dispatcher's checks */
-            cpis_notification_free(&n);
+            cpis_message_free(&n);
             char id[64], lid[64];
             cpis_parse_mesh_ctl(b, len, id, sizeof id, lid, sizeof lid, &e);
             free(b);
@@ -487,14 +487,14 @@ static void test_mesh_ctl(void **state)
     uint8_t *d3 = load_sample("mesh/20240315161500_000003.dat", &l3);
     assert_non_null(d1);
     assert_non_null(d3);
-    struct cpis_notification n1, n3;
+    struct cpis_message n1, n3;
     struct cpis_parse_error e;
     assert_int_equal(parse_buf(d1, l1, LIMIT, &n1, &e), CPIS_MSG_OK);
     assert_int_equal(parse_buf(d3, l3, LIMIT, &n3, &e), CPIS_MSG_OK);
-    assert_string_equal(n1.message_id, n3.message_id);
-    assert_string_equal(n1.message_id, "3F2A9C14-7B1E-4D6A-9E35-1C8B04D2A701");
-    cpis_notification_free(&n1);
-    cpis_notification_free(&n3);
+    assert_string_equal(n1.v[0].message_id, n3.v[0].message_id);
+    assert_string_equal(n1.v[0].message_id, "3F2A9C14-7B1E-4D6A-9E35-1C8B04D2A701");
+    cpis_message_free(&n1);
+    cpis_message_free(&n3);
     free(d1);
     free(d3);
 
@@ -563,7 +563,7 @@ static void test_entity_loader(void **state)
     xmlFreeDoc(d);
 
     /* ours refuses the same request */
-    struct cpis_notification n;
+    struct cpis_message n;
     struct cpis_parse_error e;
     assert_int_equal(cpis_parse_hl7v3((const uint8_t *)doc, strlen(doc), &n, &e),
                      CPIS_MSG_FORBIDDEN_CONSTRUCT);
@@ -583,20 +583,20 @@ static void *parse_thread(void *arg)
             uint8_t *b = load_sample(files[i], &len);
             if (b == NULL)
                 return (void *)1;
-            struct cpis_notification n;
+            struct cpis_message n;
             struct cpis_parse_error e;
             if (cpis_parse_message(b, len, NULL, LIMIT, &n, &e) != CPIS_MSG_OK)
                 bad++;
-            else if (n.n_access < 1)
+            else if (n.n < 1 || n.v[0].n_access < 1)
                 bad++;
-            cpis_notification_free(&n);
+            cpis_message_free(&n);
             free(b);
         }
         size_t len;
         uint8_t *b = load_data("hl7/forbidden_construct-internal-entity.xml", &len);
         if (b == NULL)
             return (void *)1;
-        struct cpis_notification n;
+        struct cpis_message n;
         struct cpis_parse_error e;
         if (cpis_parse_message(b, len, NULL, LIMIT, &n, &e) != CPIS_MSG_FORBIDDEN_CONSTRUCT)
             bad++;

@@ -1293,14 +1293,14 @@ static void test_inactive(void **st)
     (void)st;
     struct wf_policy p = v6();
     struct wf_actions o;
-    assert_int_equal(wf_decide_inactive(&p, "INACT-77", "937 865 7974", "706",
+    assert_int_equal(wf_decide_inactive(&p, "INACT-77", 0, "937 865 7974", NULL, "706",
                                         "CPIS_706_20240301.csv",
                                         utc(2024, 3, 20, 9, 30), &o), 0);
     assert_int_equal(o.n, 1);
     const struct wf_action *x = &o.v[0];
     assert_int_equal(x->kind, WF_ACT_ITEM);
     assert_int_equal(x->item_kind, CPIS_ITEM_DATA_QUALITY);
-    assert_string_equal(x->id, "dq/INACT-77");
+    assert_string_equal(x->id, "dq/INACT-77/0");
     assert_string_equal(x->recipient, "cpis.data.quality");
     assert_string_equal(x->notification_id, "INACT-77");
     assert_null(strchr(x->title, '\n'));
@@ -1314,15 +1314,28 @@ static void test_inactive(void **st)
     assert_non_null(strstr(x->body, "Correct the child's entry"));
     assert_non_null(strstr(x->body, "20 Mar 2024 09:30 GMT"));
     assert_null(strstr(x->body, "9378657974")); /* shown only as given */
+    assert_null(strstr(x->body, "replaced by"));
     wf_actions_free(&o);
     assert_int_equal(o.n, 0);
 
-    /* same in version 5; a missing upload file is said plainly */
-    p = v5();
-    assert_int_equal(wf_decide_inactive(&p, "INACT-78", "937 865 7974", "706", "",
+    /* a second subject of the same notification, with a replacement number:
+     * its own item, naming both numbers */
+    assert_int_equal(wf_decide_inactive(&p, "INACT-77", 1, "*** *** 7974", "*** *** 0009",
+                                        "706", "CPIS_706_20240301.csv",
                                         utc(2024, 3, 20, 9, 30), &o), 0);
     assert_int_equal(o.n, 1);
-    assert_string_equal(o.v[0].id, "dq/INACT-78");
+    assert_string_equal(o.v[0].id, "dq/INACT-77/1");
+    assert_non_null(strstr(o.v[0].title, "*** *** 7974 (replaced by *** *** 0009)"));
+    assert_non_null(strstr(o.v[0].body, "replaced by NHS number *** *** 0009"));
+    assert_non_null(strstr(o.v[0].body, "replace *** *** 7974 by *** *** 0009"));
+    wf_actions_free(&o);
+
+    /* same in version 5; a missing upload file is said plainly */
+    p = v5();
+    assert_int_equal(wf_decide_inactive(&p, "INACT-78", 0, "937 865 7974", "", "706", "",
+                                        utc(2024, 3, 20, 9, 30), &o), 0);
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.v[0].id, "dq/INACT-78/0");
     assert_non_null(strstr(o.v[0].body, "did not name the upload file"));
     wf_actions_free(&o);
 }

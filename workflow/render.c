@@ -379,18 +379,21 @@ char *wf_render_title(const struct cpis_case *c, const struct wf_episode *ep)
     return sb_finish(&b);
 }
 
-char *wf_render_inactive(const char *nhs_display, const char *la_code,
-                         const char *upload_file, int64_t created,
+char *wf_render_inactive(const char *nhs_display, const char *replacement_display,
+                         const char *la_code, const char *upload_file, int64_t created,
                          char **subject)
 {
+    const char *repl = replacement_display && replacement_display[0] ? replacement_display
+                                                                      : NULL;
     struct sb s = {0}, b = {0};
     const char *file = upload_file && upload_file[0] ? upload_file : NULL;
     const char *nhs = nhs_display && nhs_display[0] ? nhs_display : "not given";
     char when[WF_TIME_MAX];
     wf_format_time(created, when);
 
-    sb_printf(&s, "CP-IS: inactive NHS number %s - correct the CP-IS upload%s%s",
-              nhs, file ? " " : "", file ? file : "");
+    sb_printf(&s, "CP-IS: inactive NHS number %s%s%s%s - correct the CP-IS upload%s%s",
+              nhs, repl ? " (replaced by " : "", repl ? repl : "", repl ? ")" : "",
+              file ? " " : "", file ? file : "");
     sb_printf(&b, "On %s the NHS Spine reported that NHS number %s, which this "
                   "local authority",
               when, nhs);
@@ -401,7 +404,10 @@ char *wf_render_inactive(const char *nhs_display, const char *la_code,
         sb_printf(&b, " in upload file %s", file);
     else
         sb_add(&b, " (the message did not name the upload file)");
-    sb_add(&b, ", is no longer active. Adoption is a common cause.\n"
+    sb_add(&b, ", is no longer active.");
+    if (repl)
+        sb_printf(&b, " The Spine says it is replaced by NHS number %s.", repl);
+    sb_add(&b, " Adoption is a common cause.\n"
                "While the number is inactive, health staff who look up the "
                "child will not see the child protection flag.\n\n"
                "What to do:\n"
@@ -412,7 +418,11 @@ char *wf_render_inactive(const char *nhs_display, const char *la_code,
                "upload");
     if (file)
         sb_printf(&b, " (the file %s)", file);
-    sb_add(&b, ": replace the inactive number, or remove the entry if the "
+    if (repl)
+        sb_printf(&b, ": replace %s by %s, or remove the entry if the ", nhs, repl);
+    else
+        sb_add(&b, ": replace the inactive number, or remove the entry if the ");
+    sb_add(&b, ""
                "child should no longer be on CP-IS.\n"
                "3. Send the corrected upload to the Spine and check that it "
                "is accepted.\n");

@@ -655,7 +655,8 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
 }
 
 int wf_decide_inactive(const struct wf_policy *p, const char *notification_id,
-                       const char *nhs_display, const char *la_code,
+                       size_t subject_index, const char *nhs_display,
+                       const char *replacement_display, const char *la_code,
                        const char *upload_file, int64_t created,
                        struct wf_actions *out)
 {
@@ -664,13 +665,14 @@ int wf_decide_inactive(const struct wf_policy *p, const char *notification_id,
     if (!x)
         return -1;
     x->item_kind = CPIS_ITEM_DATA_QUALITY;
-    cat2(x->id, sizeof x->id, "dq/", notification_id);
+    snprintf(x->id, sizeof x->id, "dq/%s/%zu", notification_id ? notification_id : "",
+             subject_index);
     cat2(x->recipient, sizeof x->recipient,
          nz(p ? p->data_quality_owner : NULL, "cpis.data.quality"), "");
     cat2(x->notification_id, sizeof x->notification_id, notification_id, "");
     x->at = created;
-    x->body = wf_render_inactive(nhs_display, la_code, upload_file, created,
-                                 &x->title);
+    x->body = wf_render_inactive(nhs_display, replacement_display, la_code, upload_file,
+                                 created, &x->title);
     if (!x->body) {
         wf_actions_free(out);
         return -1;

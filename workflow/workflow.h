@@ -138,10 +138,14 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
                      const char *nhs_display, const struct wf_access *a,
                      struct wf_child *state, struct wf_actions *out);
 
-/* An inactive NHS number notification: one data-quality item for the owner
- * of the CP-IS uploads, in both versions. */
+/* One subject (child) of an inactive NHS number notification: one
+ * data-quality item for the owner of the CP-IS uploads, in both versions.
+ * subject_index numbers the subjects of one notification (the item id is
+ * "dq/<notification id>/<index>"); replacement_display is the number that
+ * replaces the inactive one, NULL or "" when the Spine gave none. */
 int wf_decide_inactive(const struct wf_policy *p, const char *notification_id,
-                       const char *nhs_display, const char *la_code,
+                       size_t subject_index, const char *nhs_display,
+                       const char *replacement_display, const char *la_code,
                        const char *upload_file, int64_t created,
                        struct wf_actions *out);
 
@@ -168,8 +172,8 @@ char *wf_render_title(const struct cpis_case *c, const struct wf_episode *ep);
 
 /* The data-quality item text for an inactive NHS number: returns the body
  * and sets *subject (both malloc'd), or NULL (and *subject NULL). */
-char *wf_render_inactive(const char *nhs_display, const char *la_code,
-                         const char *upload_file, int64_t created,
+char *wf_render_inactive(const char *nhs_display, const char *replacement_display,
+                         const char *la_code, const char *upload_file, int64_t created,
                          char **subject);
 
 #endif

@@ -572,7 +572,7 @@ static int audit_event(struct ctx *c, const cJSON *ev, struct cpis_access *a)
     if (pref == NULL)
         return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
                          "AuditEvent.entity[].what does not reference a Patient");
-    rc = patient_nhs(c, pref, patient, a->nhs_number, a->local_id, sizeof a->local_id,
+    rc = patient_nhs(c, pref, patient, a->nhs_number, a->la_child_id, sizeof a->la_child_id,
                      "Patient");
     if (rc != CPIS_MSG_OK)
         return rc;
@@ -635,7 +635,11 @@ static int inactive(struct ctx *c, const cJSON *header, struct cpis_notification
                                        : "MessageHeader.focus names no Patient and the "
                                          "bundle holds several");
     }
-    return patient_nhs(c, pref, patient, out->inactive_nhs_number, NULL, 0, "Patient");
+    out->inactive = calloc(1, sizeof *out->inactive);
+    if (out->inactive == NULL)
+        return cpis_fail(c->err, CPIS_MSG_MALFORMED, "out of memory");
+    out->n_inactive = 1;
+    return patient_nhs(c, pref, patient, out->inactive[0].nhs_number, NULL, 0, "Patient");
 }
 
 static int parse_bundle(struct ctx *c, const cJSON *root, struct cpis_notification *out)
@@ -710,11 +714,16 @@ static int parse_bundle(struct ctx *c, const cJSON *root, struct cpis_notificati
         if (rc != CPIS_MSG_OK)
             return rc;
     }
-    upload_file(header, out->upload_file, sizeof out->upload_file);
+    char upload[REC_ID_MAX] = "";
+    upload_file(header, upload, sizeof upload);
 
     if (is_inactive) {
         out->kind = REC_KIND_INACTIVE;
-        return inactive(c, header, out);
+        rc = inactive(c, header, out);
+        if (rc == CPIS_MSG_OK)
+            copy_text(out->inactive[0].upload_file, sizeof out->inactive[0].upload_file,
+                      upload);
+        return rc;
     }
     if (n_audit == 0) {
         out->kind = REC_KIND_EMPTY;
@@ -746,6 +755,8 @@ static int parse_bundle(struct ctx *c, const cJSON *root, struct cpis_notificati
                      out->n_access + 1);
             return rc;
         }
+        copy_text(out->access[out->n_access].upload_file,
+                  sizeof out->access[out->n_access].upload_file, upload);
         out->n_access++;
     }
     return CPIS_MSG_OK;

@@ -729,24 +729,6 @@ static int get_la(xmlNode *focal, struct cpis_notification *out, struct cpis_par
     return CPIS_MSG_OK;
 }
 
-static void get_upload_file(xmlNode *focal, struct cpis_notification *out)
-{
-    xmlNode *f = find_el_ex(focal, "LAUploadFile", RECORD_ACCESS, 0);
-    if (f == NULL)
-        return;
-    xmlNode *v = child_el(f, "value");
-    if (v == NULL)
-        v = find_el(f, "value");
-    if (v == NULL)
-        return;
-    if (get_attr(v, "extension", out->upload_file, sizeof out->upload_file) == ATTR_ABSENT ||
-        out->upload_file[0] == '\0') {
-        if (get_attr(v, "root", out->upload_file, sizeof out->upload_file) == ATTR_ABSENT ||
-            out->upload_file[0] == '\0')
-            node_text(v, out->upload_file, sizeof out->upload_file);
-    }
-}
-
 static int get_total(xmlNode *focal, struct cpis_notification *out,
                      struct cpis_parse_error *err)
 {
@@ -897,7 +879,7 @@ static int parse_access(xmlNode *rec, size_t idx, struct cpis_access *a,
     if (rc != CPIS_MSG_OK)
         return rc;
     xmlNode *lid = find_id_ex(rec, ROOT_LA_LOCAL, "author");
-    get_attr(lid, "extension", a->local_id, sizeof a->local_id);
+    get_attr(lid, "extension", a->la_child_id, sizeof a->la_child_id);
 
     xmlNode *person = find_el_ex(rec, "AssignedAuthor", "subject", 0);
     xmlNode *sys = find_el_ex(rec, "System", "subject", 0);
@@ -1022,7 +1004,6 @@ static int get_header(xmlNode *focal, struct cpis_notification *out,
         return rc;
     if ((rc = get_la(focal, out, err)) != CPIS_MSG_OK)
         return rc;
-    get_upload_file(focal, out);
     if ((rc = get_total(focal, out, err)) != CPIS_MSG_OK)
         return rc;
     return CPIS_MSG_OK;
@@ -1078,14 +1059,18 @@ static int build_inactive(xmlNode *focal, struct cpis_notification *out,
     int rc = get_header(focal, out, err);
     if (rc != CPIS_MSG_OK)
         return rc;
-    rc = get_nhs(focal, out->inactive_nhs_number, "inactive NHS number", "", err);
+    out->inactive = calloc(1, sizeof *out->inactive);
+    if (out->inactive == NULL)
+        return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
+    out->n_inactive = 1;
+    rc = get_nhs(focal, out->inactive[0].nhs_number, "inactive NHS number", "", err);
     if (rc != CPIS_MSG_OK)
         return rc;
     out->kind = REC_KIND_INACTIVE;
     return CPIS_MSG_OK;
 }
 
-int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_notification *out,
+static int parse_one(const uint8_t *buf, size_t len, struct cpis_notification *out,
                      struct cpis_parse_error *err)
 {
     if (out == NULL)
@@ -1133,5 +1118,19 @@ int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_notification *o
         cpis_notification_free(out);
         memset(out, 0, sizeof *out);
     }
+    return rc;
+}
+
+/* Interim (the rewrite to the published schemas follows): one per file. */
+int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
+                     struct cpis_parse_error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct cpis_notification *n = cpis_message_add(out);
+    if (n == NULL)
+        return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
+    int rc = parse_one(buf, len, n, err);
+    if (rc != CPIS_MSG_OK)
+        cpis_message_free(out);
     return rc;
 }

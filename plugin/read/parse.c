@@ -135,7 +135,7 @@ static int ci_contains(const char *hay, const char *needle)
 }
 
 int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
-                       size_t max_bytes, struct cpis_notification *out,
+                       size_t max_bytes, struct cpis_message *out,
                        struct cpis_parse_error *err)
 {
     if (out != NULL)
@@ -168,7 +168,10 @@ int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
 
     int rc;
     if ((content_type != NULL && ci_contains(content_type, "json")) || buf[i] == '{') {
-        rc = cpis_parse_fhir(buf, len, out, err);
+        struct cpis_notification *n = cpis_message_add(out);
+        if (n == NULL)
+            return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
+        rc = cpis_parse_fhir(buf, len, n, err);
     } else if (buf[i] == '<') {
         rc = cpis_parse_hl7v3(buf, len, out, err);
     } else {
@@ -176,8 +179,7 @@ int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
                          "neither XML nor JSON (does not start with '<' or '{')");
     }
     if (rc != CPIS_MSG_OK) {
-        cpis_notification_free(out);
-        memset(out, 0, sizeof *out);
+        cpis_message_free(out);
         if (err != NULL && err->code == CPIS_MSG_OK)
             cpis_fail(err, rc, "rejected");
     }

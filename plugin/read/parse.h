@@ -11,14 +11,19 @@
 int cpis_parse_init(void); /* xmlInitParser + ids; idempotent; 0 = ok */
 
 /* Sniff (content_type may be NULL), check the size limit and dispatch.
- * Returns CPIS_MSG_OK with *out filled (caller frees with
- * cpis_notification_free) or an error code with err filled and *out zeroed. */
+ * Returns CPIS_MSG_OK with *out holding one or more notifications (caller
+ * frees with cpis_message_free) or an error code with err filled and *out
+ * empty.  A file is accepted or rejected whole: one bad notification in a
+ * container rejects the file (it is quarantined, nothing is lost). */
 int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
-                       size_t max_bytes, struct cpis_notification *out,
+                       size_t max_bytes, struct cpis_message *out,
                        struct cpis_parse_error *err);
 
+/* HL7 V3: every CP-IS payload element the file holds, found by namespace
+ * and name wherever it sits (bare, or inside any wrapper). */
 int cpis_parse_hl7v3(const uint8_t *buf, size_t len,
-                     struct cpis_notification *out, struct cpis_parse_error *err);
+                     struct cpis_message *out, struct cpis_parse_error *err);
+/* FHIR: one notification. */
 int cpis_parse_fhir(const uint8_t *buf, size_t len,
                     struct cpis_notification *out, struct cpis_parse_error *err);
 

@@ -14,6 +14,31 @@ void cpis_notification_free(struct cpis_notification *n)
     free(n->access);
     n->access = NULL;
     n->n_access = 0;
+    free(n->inactive);
+    n->inactive = NULL;
+    n->n_inactive = 0;
+}
+
+void cpis_message_free(struct cpis_message *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        cpis_notification_free(&m->v[i]);
+    free(m->v);
+    m->v = NULL;
+    m->n = 0;
+}
+
+struct cpis_notification *cpis_message_add(struct cpis_message *m)
+{
+    struct cpis_notification *v = realloc(m->v, (m->n + 1) * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    m->v = v;
+    memset(&v[m->n], 0, sizeof v[m->n]);
+    v[m->n].total_records = -1;
+    return &v[m->n++];
 }
 
 int cpis_copy_text(char *dst, size_t cap, const char *src)

@@ -205,6 +205,7 @@ const struct fig_key FIG_KEYS[] = {
     K(records_kept),       K(quarantined),
     K(closed_on_switch),   K(data_quality_items),
     K(landing_updates),    K(failed),
+    K(ignored),
 };
 #undef K
 const size_t FIG_NKEYS = sizeof FIG_KEYS / sizeof FIG_KEYS[0];

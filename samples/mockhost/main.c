@@ -634,6 +634,7 @@ static int print_summary(struct store *st)
         {"data_quality_items", sum.data_quality_items},
         {"landing_updates", sum.landing_updates},
         {"failed", sum.failed},
+        {"ignored", sum.ignored},
     };
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; o != NULL && i < sizeof keys / sizeof keys[0]; i++)

@@ -693,11 +693,16 @@ int store_summary(struct store *st, struct store_summary *out)
         /* messages accepted: distinct notification ids delivered "ok" */
         {&out->notifications,
          "SELECT COUNT(DISTINCT notification_id) FROM deliveries"
-         " WHERE status = 'ok'"},
+         " WHERE status = 'ok' AND COALESCE(kind, '') <> 'ignored'"},
+        /* CP-IS files that are not notifications (upload acknowledgements,
+         * MESH reports): passed by, neither notifications nor rejected */
+        {&out->ignored,
+         "SELECT COUNT(*) FROM deliveries WHERE status = 'ok' AND kind = 'ignored'"},
         /* access records in them, each notification counted once */
         {&out->accesses,
          "SELECT COALESCE(SUM(a), 0) FROM (SELECT MAX(accesses) AS a"
-         " FROM deliveries WHERE status = 'ok' GROUP BY notification_id)"},
+         " FROM deliveries WHERE status = 'ok' AND COALESCE(kind, '') <> 'ignored'"
+         " GROUP BY notification_id)"},
         {&out->duplicates,
          "SELECT COUNT(*) FROM deliveries WHERE status = 'duplicate'"},
         {&out->rejected,

@@ -21,30 +21,48 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Invariants of one notification of a successful parse. */
+static void check(const struct cpis_notification *n)
+{
+    if (n->message_id[0] == '\0' && n->kind != REC_KIND_IGNORED)
+        abort();
+    if (n->kind == REC_KIND_ACCESS && (n->n_access == 0 || n->access == NULL))
+        abort();
+    if (n->kind != REC_KIND_ACCESS && n->n_access != 0)
+        abort();
+    if (n->kind == REC_KIND_ACCESS && n->total_records >= 0 &&
+        (size_t)n->total_records != n->n_access)
+        abort(); /* never fewer (or more) accesses than stated */
+    if (n->kind == REC_KIND_EMPTY && n->total_records != 0)
+        abort(); /* empty only for a stated 0 */
+    for (size_t i = 0; i < n->n_access; i++)
+        if (strlen(n->access[i].nhs_number) != 10 || n->access[i].location_code[0] == '\0')
+            abort();
+    if (n->kind == REC_KIND_INACTIVE && (n->n_inactive == 0 || n->inactive == NULL))
+        abort();
+    for (size_t i = 0; i < n->n_inactive; i++)
+        if (strlen(n->inactive[i].nhs_number) != 10)
+            abort();
+    if (n->kind == REC_KIND_IGNORED && n->reason[0] == '\0')
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct cpis_notification n;
+    struct cpis_message m;
     struct cpis_parse_error err;
-    int rc = cpis_parse_message(data, size, "application/xml", 1024u * 1024u, &n, &err);
+    int rc = cpis_parse_message(data, size, "application/xml", 1024u * 1024u, &m, &err);
     if (rc == CPIS_MSG_OK) {
-        /* invariants of a successful parse */
-        if (n.message_id[0] == '\0')
+        if (m.n == 0 || m.v == NULL)
             abort();
-        if (n.kind == REC_KIND_ACCESS && (n.n_access == 0 || n.access == NULL))
-            abort();
-        if (n.kind != REC_KIND_ACCESS && n.n_access != 0)
-            abort();
-        for (size_t i = 0; i < n.n_access; i++)
-            if (strlen(n.access[i].nhs_number) != 10 || n.access[i].location_code[0] == '\0')
-                abort();
-        if (n.kind == REC_KIND_INACTIVE && strlen(n.inactive_nhs_number) != 10)
-            abort();
+        for (size_t i = 0; i < m.n; i++)
+            check(&m.v[i]);
     } else {
-        if (n.access != NULL || n.n_access != 0 || err.code != rc ||
+        if (m.v != NULL || m.n != 0 || err.code != rc ||
             memchr(err.detail, '\0', sizeof err.detail) == NULL)
             abort();
     }
-    cpis_notification_free(&n);
+    cpis_message_free(&m);
 
     char dts[64], local[64];
     (void)cpis_parse_mesh_ctl(data, size, dts, sizeof dts, local, sizeof local, &err);
