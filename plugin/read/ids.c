@@ -26,7 +26,7 @@ static const char *const patterns[PAT_COUNT_] = {
     [PAT_NHS] = "\\A(?:[0-9]{10}|[0-9]{3} [0-9]{3} [0-9]{4})\\z",
     [PAT_ODS] = "\\A[A-Za-z0-9]{1,9}\\z",
     [PAT_HL7TS] = "\\A([0-9]{4})([0-9]{2})([0-9]{2})"
-                  "(?:([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})(?:\\.([0-9]{1,4}))?)?)?)?"
+                  "(?:([0-9]{2})(?:([0-9]{2})(?:([0-9]{2})(?:\\.([0-9]{1,9}))?)?)?)?"
                   "(?:([+-])([0-9]{2})([0-9]{2}))?\\z",
     [PAT_ISO] = "\\A([0-9]{4})-([0-9]{2})-([0-9]{2})"
                 "(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\\.([0-9]{1,9}))?)?"
@@ -181,14 +181,41 @@ static int num(const char *s, size_t a, size_t b)
 #define GRP(g) (ov[g][0] != (size_t)PCRE2_UNSET)
 #define VAL(g) (GRP(g) ? num(ts, ov[g][0], ov[g][1]) : 0)
 
+/* Epoch seconds of 01:00 UTC on the last Sunday of month mo (3 or 10). */
+static int64_t last_sunday_0100(int y, int mo)
+{
+    int64_t t = 0;
+    (void)cpis_utc_from_fields(y, mo, 31, 1, 0, 0, &t);
+    int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int dow = (int)(((days % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday (4) */
+    return t - (int64_t)dow * 86400;
+}
+
+int64_t cpis_london_to_utc(int64_t local)
+{
+    /* the year of the local wall time (a day either side of a year's end
+     * is always GMT, so the year of local and UTC never matter) */
+    char iso[32];
+    cpis_iso_format(local, iso, sizeof iso);
+    int y = 0;
+    for (int i = 0; i < 4 && iso[i] >= '0' && iso[i] <= '9'; i++)
+        y = y * 10 + (iso[i] - '0');
+    int64_t start = last_sunday_0100(y, 3), end = last_sunday_0100(y, 10);
+    int64_t as_bst = local - 3600;
+    /* BST when the BST reading falls inside summer time.  In October the
+     * hour 01:00-01:59 happens twice: this takes the first (BST) one.  In
+     * March 01:00-01:59 never happens on the clock: it is read as GMT. */
+    if (as_bst >= start && as_bst < end)
+        return as_bst;
+    return local;
+}
+
 int cpis_hl7_ts_parse(const char *ts, int64_t *out)
 {
     size_t ov[12][2];
     if (!match(PAT_HL7TS, ts, ov, 11))
         return -1;
-    int has_hour = GRP(4), has_off = GRP(8);
-    if (has_hour && !has_off)
-        return -1; /* messages.md: hours present => offset required */
+    int has_off = GRP(8);
     int64_t t;
     if (cpis_utc_from_fields(VAL(1), VAL(2), VAL(3), VAL(4), VAL(5), VAL(6), &t) != 0)
         return -1;
@@ -198,6 +225,8 @@ int cpis_hl7_ts_parse(const char *ts, int64_t *out)
             return -1;
         int64_t off = oh * 3600 + om * 60;
         t += (ts[ov[8][0]] == '-') ? off : -off;
+    } else {
+        t = cpis_london_to_utc(t); /* no offset: UK local time */
     }
     *out = t;
     return 0;

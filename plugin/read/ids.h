@@ -25,9 +25,19 @@ void cpis_nhs_display(const char *nhs, char *out, size_t cap);
 /* ODS code: 1 to 9 letters and digits. Returns 1 when valid. */
 int cpis_ods_code_valid(const char *code);
 
-/* HL7 TS "YYYYMMDD[HH[MM[SS[.fff]]]][+|-HHMM]" -> epoch seconds UTC.
- * Hours without an offset, impossible dates and junk are errors (-1). */
+/* HL7 TS "YYYYMMDD[HH[MM[SS[.f{1,9}]]]][+|-HHMM]" -> epoch seconds UTC
+ * (fractions of a second are dropped).  Without an offset the time is UK
+ * local time (Europe/London, see cpis_london_to_utc); a date alone is local
+ * midnight.  Impossible dates and junk are errors (-1). */
 int cpis_hl7_ts_parse(const char *ts, int64_t *out);
+
+/* A Europe/London wall-clock time, given as if it were UTC epoch seconds,
+ * -> epoch seconds UTC, computed from the UK rule (BST from 01:00 UTC on
+ * the last Sunday of March to 01:00 UTC on the last Sunday of October),
+ * never from the process's TZ.  The repeated October hour (01:00-01:59
+ * local) is read as its first occurrence (BST); the March hour that the
+ * clock skips is read as GMT. */
+int64_t cpis_london_to_utc(int64_t local);
 
 /* ISO 8601 / FHIR instant "YYYY-MM-DDThh:mm[:ss[.fff]](Z|+hh:mm)" or a
  * plain date "YYYY-MM-DD" -> epoch seconds UTC. -1 on error. */

@@ -47,13 +47,13 @@ void cpis_parse_shutdown(void);
  * -2 = a NUL byte. */
 int cpis_utf8_check(const uint8_t *buf, size_t len);
 
-/* Safe libxml2 read (hl7v3.c): no DTD, no entities, no network, errors kept
+/* Safe libxml2 read (xml.c): no DTD, no entities, no network, errors kept
  * in the context, never printed.  On success *doc is a well-formed tree the
  * caller frees with xmlFreeDoc; otherwise an error code with err filled. */
 struct _xmlDoc;
 int cpis_xml_read(const uint8_t *buf, size_t len, struct _xmlDoc **doc,
                   struct cpis_parse_error *err);
-/* Install / remove the refusing external entity loader (hl7v3.c). */
+/* Install / remove the refusing external entity loader (xml.c). */
 void cpis_xml_loader_install(void);
 void cpis_xml_loader_remove(void);
 
