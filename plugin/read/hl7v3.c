@@ -841,8 +841,8 @@ int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
     }
     if (rc == CPIS_MSG_OK && out->n == 0)
         rc = cpis_fail(err, CPIS_MSG_UNSUPPORTED,
-                       "not a CP-IS file: no " EL_ASN ", " EL_INACTIVE " or " EL_FILE_RESPONSE
-                       " element in the HL7 V3 namespace");
+                       "no CP-IS notification or upload acknowledgement (" EL_ASN ", " EL_INACTIVE ", " EL_FILE_RESPONSE ")"
+                       " in the HL7 V3 namespace");
     xmlFreeDoc(doc);
     if (rc != CPIS_MSG_OK)
         cpis_message_free(out);

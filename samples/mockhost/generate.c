@@ -564,126 +564,123 @@ struct msg_facts {
     const char *bad_time; /* non-NULL: this access time text instead */
 };
 
+/* The query's id: derived from the notification id (FNV-1a), so that the
+ * random stream, and with it every figure of a seed, stays as it was. */
+static void query_id(const char *nid, char out[37])
+{
+    uint64_t h = 1469598103934665603ull, h2;
+    for (const char *p = nid; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h2 = (h ^ 0x51u) * 1099511628211ull;
+    snprintf(out, 37, "%08X-%04X-4%03X-%04X-%012" PRIX64, (unsigned)(h >> 32),
+             (unsigned)((h >> 16) & 0xFFFF), (unsigned)(h & 0xFFF),
+             (unsigned)(0x8000 | ((h2 >> 48) & 0x3FFF)), (uint64_t)(h2 & 0xFFFFFFFFFFFFull));
+}
+
+/* An Access to Service Notification as the published schema
+ * (REPC_MT000004GB01) defines it: the bare payload, one record access
+ * holding one query. */
 static void render_hl7(struct sbuf *b, const struct msg_facts *f, int doctype)
 {
-    char created[24], at[24];
+    char created[24], at[24], qid[37];
     hl7_time(f->created, created);
     hl7_time(f->at, at);
     if (f->bad_time != NULL)
         snprintf(at, sizeof at, "%s", f->bad_time);
+    query_id(f->id, qid);
     const struct site_info *s = f->site;
     uint32_t rnd = f->rnd;
     sb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     if (doctype)
-        sb_printf(b, "<!DOCTYPE REPC_IN000004GB01 [<!ENTITY who \"x\">]>\n");
+        sb_printf(b, "<!DOCTYPE CP-ISAccessToServiceNotification [<!ENTITY who \"x\">]>\n");
     sb_printf(b,
-        "<REPC_IN000004GB01 xmlns=\"urn:hl7-org:v3\">\n"
+        "<CP-ISAccessToServiceNotification xmlns=\"urn:hl7-org:v3\" "
+        "xmlns:npfitlc=\"NPFIT:HL7:Localisation\">\n"
+        "  <effectiveTime value=\"%s\"/>\n"
         "  <id root=\"%s\"/>\n"
-        "  <creationTime value=\"%s\"/>\n"
-        "  <versionCode code=\"V3NPfIT4.2.00\"/>\n"
-        "  <interactionId root=\"2.16.840.1.113883.2.1.3.2.4.12\" extension=\"REPC_IN000004GB01\"/>\n"
-        "  <processingCode code=\"P\"/>\n"
-        "  <processingModeCode code=\"T\"/>\n"
-        "  <acceptAckCode code=\"NE\"/>\n"
-        "  <communicationFunctionRcv>\n"
-        "    <device>\n"
-        "      <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"706000000001\"/>\n"
-        "    </device>\n"
-        "  </communicationFunctionRcv>\n"
-        "  <communicationFunctionSnd>\n"
-        "    <device>\n"
-        "      <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"990101000001\"/>\n"
-        "    </device>\n"
-        "  </communicationFunctionSnd>\n"
-        "  <ControlActEvent>\n"
-        "    <author1>\n"
-        "      <AgentSystemSDS>\n"
-        "        <agentSystemSDS>\n"
-        "          <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"990101000001\"/>\n"
-        "        </agentSystemSDS>\n"
-        "      </AgentSystemSDS>\n"
-        "    </author1>\n"
-        "    <subject>\n"
-        "      <CP-ISAccessToServiceNotification>\n"
-        "        <id root=\"%s\"/>\n"
-        "        <effectiveTime value=\"%s\"/>\n"
-        "        <primaryInformationRecipient>\n"
-        "          <AssignedOrganization>\n"
-        "            <id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"706\"/>\n"
-        "          </AssignedOrganization>\n"
-        "        </primaryInformationRecipient>\n"
-        "        <pertinentInformation>\n"
-        "          <TotalReturnedRecords>\n"
-        "            <value value=\"1\"/>\n"
-        "          </TotalReturnedRecords>\n"
-        "        </pertinentInformation>\n"
-        "        <pertinentInformation1>\n"
-        "          <LAUploadFile>\n"
-        "            <value root=\"2.16.840.1.113883.2.1.3.2.4.18.25\" extension=\"706_CPIS_20240101.csv\"/>\n"
-        "          </LAUploadFile>\n"
-        "        </pertinentInformation1>\n"
-        "        <pertinentInformation2>\n"
-        "          <CP-ISRecordAccess>\n"
-        "            <effectiveTime value=\"%s\"/>\n"
-        "            <subject>\n"
-        "              <ChildProtectionPlan>\n"
-        "                <id root=\"2.16.840.1.113883.2.1.4.1\" extension=\"%s\"/>\n"
-        "                <id root=\"2.16.840.1.113883.2.1.3.2.4.18.24\" extension=\"STAFFS-CP-%04u\"/>\n"
-        "              </ChildProtectionPlan>\n"
-        "            </subject>\n"
-        "            <pertinentInformation>\n"
-        "              <CP-ISNHSQuery>\n"
-        "                  <author>\n",
-        f->id, created, f->id, created, at, f->nhs, (unsigned)(rnd % 10000));
+        "  <pertinentInformation>\n"
+        "    <pertinentTotalReturnedRecords>\n"
+        "      <value value=\"1\"/>\n"
+        "    </pertinentTotalReturnedRecords>\n"
+        "  </pertinentInformation>\n"
+        "  <pertinentInformation1>\n"
+        "    <pertinentCP-ISRecordAccess>\n"
+        "      <pertinentInformation2>\n"
+        "        <pertinentCP-ISNHSQuery>\n"
+        "          <effectiveTime value=\"%s\"/>\n"
+        "          <id root=\"%s\"/>\n"
+        "          <author>\n",
+        created, f->id, at, qid);
     const char *given = GIVEN[rnd % 10], *family = FAMILY[(rnd / 10) % 10];
     if (s->system) {
         sb_printf(b,
-            "                    <System>\n"
-            "                      <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"2000000%05u\"/>\n"
-            "                      <name>NHS 111 Clinical Assessment Service</name>\n"
-            "                      <maintainingOrganization>\n"
-            "                        <id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"%s\"/>\n"
-            "                        <name>%s</name>\n"
-            "                      </maintainingOrganization>\n"
-            "                      <indirectAuthority>\n"
-            "                        <AssignedPerson>\n"
-            "                          <id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5550%08u\"/>\n"
-            "                          <code code=\"%s\" codeSystem=\"1.2.826.0.1285.0.2.1.104\" displayName=\"%s\"/>\n"
-            "                          <assignedPerson>\n"
-            "                            <name><given>%s</given> <family>%s</family></name>\n"
-            "                          </assignedPerson>\n"
-            "                        </AssignedPerson>\n"
-            "                      </indirectAuthority>\n"
-            "                    </System>\n",
-            (unsigned)(rnd % 7 + 1), s->code, s->name, (unsigned)(rnd % 100000000u),
-            s->role, s->role_name, given, family);
+            "            <npfitlc:contentId root=\"2.16.840.1.113883.2.1.3.2.4.18.16\" "
+            "extension=\"COCT_TP145104GB01#System\"/>\n"
+            "            <COCT_TP145104GB01.System>\n"
+            "              <id root=\"1.2.826.0.1285.0.2.0.107\" extension=\"2000000%05u\"/>\n"
+            "              <indirectAuthority>\n"
+            "                <superiorAssignedEntity>\n"
+            "                  <code code=\"%s\" codeSystem=\"1.2.826.0.1285.0.2.1.104\" displayName=\"%s\"/>\n"
+            "                  <assignedPerson>\n"
+            "                    <name><given>%s</given><family>%s</family></name>\n"
+            "                  </assignedPerson>\n"
+            "                </superiorAssignedEntity>\n"
+            "              </indirectAuthority>\n"
+            "              <maintainingOrganization>\n"
+            "                <id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"%s\"/>\n"
+            "                <name>%s</name>\n"
+            "              </maintainingOrganization>\n"
+            "            </COCT_TP145104GB01.System>\n",
+            (unsigned)(rnd % 7 + 1), s->role, s->role_name, given, family, s->code, s->name);
     } else {
         sb_printf(b,
-            "                   <AssignedAuthor>\n"
-            "                    <id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5551%08u\"/>\n"
-            "                    <id root=\"1.2.826.0.1285.0.2.0.67\" extension=\"5552%08u\"/>\n"
-            "                    <code code=\"%s\" codeSystem=\"1.2.826.0.1285.0.2.1.104\" displayName=\"%s\"/>\n"
-            "                    <assignedPerson>\n"
-            "                      <name><given>%s</given><family>%s</family></name>\n"
-            "                    </assignedPerson>\n"
-            "                    <representedOrganization>\n"
-            "                      <id root=\"2.16.840.1.113883.2.1.3.2.4.19.2\" extension=\"%s\"/>\n"
-            "                      <name>%s</name>\n"
-            "                    </representedOrganization>\n"
-            "                   </AssignedAuthor>\n",
-            (unsigned)(rnd % 100000000u), (unsigned)((rnd / 7) % 100000000u), s->role,
-            s->role_name, given, family, s->code, s->name);
+            "            <npfitlc:contentId root=\"2.16.840.1.113883.2.1.3.2.4.18.16\" "
+            "extension=\"COCT_TP145102GB01#AssignedAuthor\"/>\n"
+            "            <COCT_TP145102GB01.AssignedAuthor>\n"
+            "              <code code=\"%s\" codeSystem=\"1.2.826.0.1285.0.2.1.104\" displayName=\"%s\"/>\n"
+            "              <id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5551%08u\"/>\n"
+            "              <id root=\"1.2.826.0.1285.0.2.0.67\" extension=\"5552%08u\"/>\n"
+            "              <assignedAuthorPerson>\n"
+            "                <name><given>%s</given><family>%s</family></name>\n"
+            "              </assignedAuthorPerson>\n"
+            "              <representedOrganization>\n"
+            "                <id root=\"2.16.840.1.113883.2.1.3.2.4.19.%d\" extension=\"%s\"/>\n"
+            "                <name>%s</name>\n"
+            "              </representedOrganization>\n"
+            "            </COCT_TP145102GB01.AssignedAuthor>\n",
+            s->role, s->role_name, (unsigned)(rnd % 100000000u),
+            (unsigned)((rnd / 7) % 100000000u), given, family, s->site_code ? 2 : 1, s->code,
+            s->name);
     }
     sb_printf(b,
-        "                  </author>\n"
-        "              </CP-ISNHSQuery>\n"
-        "            </pertinentInformation>\n"
-        "          </CP-ISRecordAccess>\n"
-        "        </pertinentInformation2>\n"
-        "      </CP-ISAccessToServiceNotification>\n"
-        "    </subject>\n"
-        "  </ControlActEvent>\n"
-        "</REPC_IN000004GB01>\n");
+        "          </author>\n"
+        "          <queryByParameter>\n"
+        "            <person.id>\n"
+        "              <value root=\"2.16.840.1.113883.2.1.4.1\" extension=\"%s\"/>\n"
+        "              <value root=\"2.16.840.1.113883.2.1.3.2.4.18.24\" extension=\"STAFFS-CP-%04u\"/>\n"
+        "            </person.id>\n"
+        "          </queryByParameter>\n"
+        "        </pertinentCP-ISNHSQuery>\n"
+        "      </pertinentInformation2>\n"
+        "      <reference>\n"
+        "        <referredToLAUploadFile>\n"
+        "          <value extension=\"706_CPIS_20240101.csv\"/>\n"
+        "        </referredToLAUploadFile>\n"
+        "      </reference>\n"
+        "    </pertinentCP-ISRecordAccess>\n"
+        "  </pertinentInformation1>\n"
+        "  <primaryInformationRecipient>\n"
+        "    <npfitlc:contentId root=\"2.16.840.1.113883.2.1.3.2.4.18.16\" "
+        "extension=\"COCT_TP145103GB01#IntendedRecipient\"/>\n"
+        "    <COCT_TP145103GB01.IntendedRecipient>\n"
+        "      <representedSourceOrganization>\n"
+        "        <id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"706\"/>\n"
+        "        <name>STAFFORDSHIRE COUNTY COUNCIL</name>\n"
+        "      </representedSourceOrganization>\n"
+        "    </COCT_TP145103GB01.IntendedRecipient>\n"
+        "  </primaryInformationRecipient>\n"
+        "</CP-ISAccessToServiceNotification>\n",
+        f->nhs, (unsigned)(rnd % 10000));
 }
 
 static void render_fhir(struct sbuf *b, const struct msg_facts *f, struct rng *r)
