@@ -259,7 +259,7 @@ static void test_empty_and_sniffing(void **state)
     assert_non_null(pre);
     memcpy(pre, "\xEF\xBB\xBF \n\t", 6);
     /* drop the XML declaration: it must come first in a document */
-    const char *start = strstr((const char *)b, "<REPC");
+    const char *start = strstr((const char *)b, "<CP-IS");
     assert_non_null(start);
     size_t rest = len - (size_t)(start - (const char *)b);
     memcpy(pre + 6, start, rest);
@@ -339,14 +339,14 @@ static void test_every_code_in_memory(void **state)
         {"extension=\"RYA01\"", "extension=\"RYA 01\"", CPIS_MSG_INVALID_ODS_CODE},
         {"extension=\"RYA01\"", "extension=\"\xC3\x89RYA\"", CPIS_MSG_INVALID_ODS_CODE},
         {"extension=\"RYA01\"", "extension=\"\"", CPIS_MSG_MISSING_FIELD},
-        {"value=\"202403151405+0000\"", "value=\"2024031514\"", CPIS_MSG_INVALID_TIMESTAMP},
+        {"value=\"202403151405+0000\"", "value=\"2024031514+01\"", CPIS_MSG_INVALID_TIMESTAMP},
         {"value=\"202403151405+0000\"", "value=\"20241315\"", CPIS_MSG_INVALID_TIMESTAMP},
         {"value=\"202403151405+0000\"", "value=\"\"", CPIS_MSG_MISSING_FIELD},
         {"<v3:CP-ISAccessToServiceNotification xmlns:v3=", "<v3:CP-ISAccessToServiceNotifications xmlns:v3=",
          CPIS_MSG_MALFORMED /* end tag mismatch */},
         {"xmlns:v3=\"urn:hl7-org:v3\"", "xmlns:v3=\"urn:hl7-org:v2\"", CPIS_MSG_UNSUPPORTED},
-        {"<v3:CP-ISAccessToServiceNotification xmlns:v3=\"urn:hl7-org:v3\">",
-         "<!DOCTYPE x [<!ENTITY a \"b\">]><v3:CP-ISAccessToServiceNotification xmlns:v3=\"urn:hl7-org:v3\">",
+        {"<v3:CP-ISAccessToServiceNotification xmlns:v3=\"urn:hl7-org:v3\"",
+         "<!DOCTYPE x [<!ENTITY a \"b\">]><v3:CP-ISAccessToServiceNotification xmlns:v3=\"urn:hl7-org:v3\"",
          CPIS_MSG_FORBIDDEN_CONSTRUCT},
         {"WMAS EMERGENCY", "&#x26;amp; &unknown; EMERGENCY", CPIS_MSG_FORBIDDEN_CONSTRUCT},
         {"v3:CP-ISAccessToServiceNotification xmlns", "v3:CP-ISAccessToServiceNotification a=\"1\" a=\"2\" xmlns",

@@ -219,17 +219,86 @@ static void test_inactive_and_empty(void **state)
         assert_int_equal(deliver_sample(&e, "messages/inactive-nhs-number.xml", NULL, &out),
                          CPIS_OK);
         assert_string_equal(out.kind, "inactive_nhs_number");
-        assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_DATA_QUALITY, 0), 1);
-        const struct fh_row *dq = only_row(&e.fh.items);
-        assert_string_equal(dq->b, "cpis.data.quality");
-        assert_null(strstr((const char *)dq->blob, "9378657974")); /* masked */
+        /* two subjects: two data-quality items, each naming its own child */
+        assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_DATA_QUALITY, 0), 2);
+        assert_int_equal(e.fh.items.n, 2);
+        for (size_t i = 0; i < 2; i++) {
+            const struct fh_row *dq = &e.fh.items.v[i];
+            assert_string_equal(dq->b, "cpis.data.quality");
+            const char *body = (const char *)dq->blob;
+            assert_null(strstr(body, "9378657974")); /* masked */
+            assert_null(strstr(body, "5990128088"));
+            assert_null(strstr(body, "9434765919"));
+            if (strstr(body, "*** *** 7974") != NULL) /* with its replacement */
+                assert_non_null(strstr(body, "replaced by NHS number *** *** 5919"));
+            else
+                assert_non_null(strstr(body, "*** *** 8088"));
+            assert_non_null(strstr(body, "706_CPIS_20240301.csv"));
+        }
         assert_int_equal(deliver_sample(&e, "messages/empty.xml", NULL, &out), CPIS_OK);
         assert_string_equal(out.kind, "empty");
         assert_int_equal(out.accesses, 0);
-        assert_int_equal(e.fh.items.n, 1);
+        assert_int_equal(e.fh.items.n, 2);
         assert_int_equal(e.fh.records.n, 0);
         env_down(&e);
     }
+}
+
+/* A CP-IS file that is not a notification: passed by (exit OK, kind
+ * "ignored" with the reason), neither quarantined nor acted on. */
+static void test_ignored_file(void **state)
+{
+    (void)state;
+    struct env e;
+    env_up_file(&e, "config/v6.json");
+    struct cpis_outcome out;
+    assert_int_equal(deliver_sample(&e, "messages/upload-acknowledgement.xml", "MESH-ACK", &out),
+                     CPIS_OK);
+    assert_string_equal(out.kind, "ignored");
+    assert_non_null(strstr(out.detail, "FileResponse"));
+    assert_int_equal(out.accesses, 0);
+    assert_int_equal(e.fh.quarantine.n, 0);
+    assert_int_equal(e.fh.items.n, 0);
+    assert_int_equal(e.fh.records.n, 0);
+    /* a second delivery is passed by again, never a duplicate error */
+    assert_int_equal(deliver_sample(&e, "messages/upload-acknowledgement.xml", "MESH-ACK", &out),
+                     CPIS_OK);
+    assert_int_equal(e.fh.quarantine.n, 0);
+    env_down(&e);
+}
+
+/* A file holding several notifications: each is handled and deduplicated on
+ * its own (a later file repeating one of them acts only on the other). */
+static void test_container_of_notifications(void **state)
+{
+    (void)state;
+    struct env e;
+    env_up_file(&e, "config/v6.json");
+    char path[1024];
+    fake_host_sample("../tests/data/hl7ok/container-two.xml", path, sizeof path);
+    size_t len;
+    char *buf = fake_host_read_file(path, &len);
+    assert_non_null(buf);
+    struct cpis_outcome out;
+    assert_int_equal(fake_host_deliver(&e.fh, "container-two.xml", buf, len, "MESH-C1", &out),
+                     CPIS_OK);
+    assert_int_equal(out.accesses, 3);
+    assert_int_equal(e.fh.records.n, 3);
+    assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_DATA_QUALITY, 0), 2);
+    /* the same file again: every notification is a duplicate */
+    assert_int_equal(fake_host_deliver(&e.fh, "container-two.xml", buf, len, "MESH-C2", &out),
+                     CPIS_DUPLICATE);
+    assert_int_equal(e.fh.records.n, 3);
+    free(buf);
+    /* the inactive notification alone, later: a duplicate too */
+    fake_host_sample("../tests/data/hl7ok/inactive-two-subjects.xml", path, sizeof path);
+    buf = fake_host_read_file(path, &len);
+    assert_non_null(buf);
+    assert_int_equal(fake_host_deliver(&e.fh, "inactive.xml", buf, len, "MESH-C3", &out),
+                     CPIS_DUPLICATE);
+    assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_DATA_QUALITY, 0), 2);
+    free(buf);
+    env_down(&e);
 }
 
 static void test_multi_access_message(void **state)
@@ -294,7 +363,7 @@ static void test_quarantine(void **state)
     (void)state;
     struct env e;
     env_up_file(&e, "config/v6.json");
-    const char *bad = "<REPC_IN000004GB01 xmlns=\"urn:hl7-org:v3\"><broken>";
+    const char *bad = "<CP-ISAccessToServiceNotification xmlns=\"urn:hl7-org:v3\"><broken>";
     struct cpis_outcome out;
     assert_int_equal(fake_host_deliver(&e.fh, "bad.xml", bad, strlen(bad), "MESH-9", &out),
                      CPIS_REJECTED);
@@ -508,26 +577,33 @@ static void nhs_from_seed(unsigned seed, char out[11])
     }
 }
 
+/* An Access to Service Notification in the published schema's shape
+ * (REPC_MT000004GB01): notification id, created, access time, query id,
+ * NHS number, SDS user id, site code. */
 #define TMPL \
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" \
-    "<REPC_IN000004GB01 xmlns=\"urn:hl7-org:v3\"><ControlActEvent><subject>" \
-    "<CP-ISAccessToServiceNotification><id root=\"%08X-0000-4000-8000-%012X\"/>" \
-    "<effectiveTime value=\"%s\"/>" \
-    "<primaryInformationRecipient><AssignedOrganization>" \
-    "<id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" extension=\"706\"/>" \
-    "</AssignedOrganization></primaryInformationRecipient>" \
-    "<pertinentInformation><TotalReturnedRecords><value value=\"1\"/></TotalReturnedRecords>" \
-    "</pertinentInformation><pertinentInformation2><CP-ISRecordAccess>" \
-    "<effectiveTime value=\"%s\"/><subject><ChildProtectionPlan>" \
-    "<id root=\"2.16.840.1.113883.2.1.4.1\" extension=\"%s\"/></ChildProtectionPlan></subject>" \
-    "<pertinentInformation><CP-ISNHSQuery><author><AssignedAuthor>" \
-    "<id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5551234%05u\"/>" \
+    "<CP-ISAccessToServiceNotification xmlns=\"urn:hl7-org:v3\">" \
+    "<effectiveTime value=\"%s\"/><id root=\"%08X-0000-4000-8000-%012X\"/>" \
+    "<pertinentInformation><pertinentTotalReturnedRecords><value value=\"1\"/>" \
+    "</pertinentTotalReturnedRecords></pertinentInformation>" \
+    "<pertinentInformation1><pertinentCP-ISRecordAccess><pertinentInformation2>" \
+    "<pertinentCP-ISNHSQuery><effectiveTime value=\"%s\"/>" \
+    "<id root=\"%08X-0000-4000-9000-%012X\"/><author><COCT_TP145102GB01.AssignedAuthor>" \
     "<code code=\"R0260\" displayName=\"Medical Practitioner\"/>" \
-    "<assignedPerson><name><given>Alex</given><family>Morgan</family></name></assignedPerson>" \
-    "<representedOrganization><id root=\"2.16.840.1.113883.2.1.3.2.4.19.2\" extension=\"%s\"/>" \
-    "<name>SITE</name></representedOrganization></AssignedAuthor></author></CP-ISNHSQuery>" \
-    "</pertinentInformation></CP-ISRecordAccess></pertinentInformation2>" \
-    "</CP-ISAccessToServiceNotification></subject></ControlActEvent></REPC_IN000004GB01>\n"
+    "<id root=\"1.2.826.0.1285.0.2.0.65\" extension=\"5551234%05u\"/>" \
+    "<assignedAuthorPerson><name><given>Alex</given><family>Morgan</family></name>" \
+    "</assignedAuthorPerson><representedOrganization>" \
+    "<id root=\"2.16.840.1.113883.2.1.3.2.4.19.2\" extension=\"%s\"/><name>SITE</name>" \
+    "</representedOrganization></COCT_TP145102GB01.AssignedAuthor></author>" \
+    "<queryByParameter><person.id><value root=\"2.16.840.1.113883.2.1.4.1\" extension=\"%s\"/>" \
+    "</person.id></queryByParameter></pertinentCP-ISNHSQuery></pertinentInformation2>" \
+    "<reference><referredToLAUploadFile><value extension=\"706_CPIS_20240301.csv\"/>" \
+    "</referredToLAUploadFile></reference></pertinentCP-ISRecordAccess></pertinentInformation1>" \
+    "<primaryInformationRecipient><COCT_TP145103GB01.IntendedRecipient>" \
+    "<representedSourceOrganization><id root=\"2.16.840.1.113883.2.1.3.2.4.19.1\" " \
+    "extension=\"706\"/><name>STAFFORDSHIRE COUNTY COUNCIL</name>" \
+    "</representedSourceOrganization></COCT_TP145103GB01.IntendedRecipient>" \
+    "</primaryInformationRecipient></CP-ISAccessToServiceNotification>\n"
 
 #define STRESS_CHILDREN 120
 #define STRESS_PER_CHILD 25
@@ -567,7 +643,7 @@ static char **stress_messages(void)
                      (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
             size_t cap = sizeof TMPL + 256;
             char *s = malloc(cap);
-            snprintf(s, cap, TMPL, c, k, ts, ts, nhs, k, sites[step]);
+            snprintf(s, cap, TMPL, ts, c, k, ts, c, k, k, sites[step], nhs);
             m[c * STRESS_PER_CHILD + k] = s;
         }
     }
@@ -733,6 +809,8 @@ int main(void)
         cmocka_unit_test(test_closed_and_unknown_v6),
         cmocka_unit_test(test_inactive_and_empty),
         cmocka_unit_test(test_multi_access_message),
+        cmocka_unit_test(test_ignored_file),
+        cmocka_unit_test(test_container_of_notifications),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_switch_5_to_6_closes_legacy_items),

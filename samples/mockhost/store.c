@@ -695,9 +695,13 @@ int store_summary(struct store *st, struct store_summary *out)
          "SELECT COUNT(DISTINCT notification_id) FROM deliveries"
          " WHERE status = 'ok' AND COALESCE(kind, '') <> 'ignored'"},
         /* CP-IS files that are not notifications (upload acknowledgements,
-         * MESH reports): passed by, neither notifications nor rejected */
+         * MESH reports): passed by, neither notifications nor rejected;
+         * each file once however often it is delivered (by its id, else
+         * its MESH id, else its name) */
         {&out->ignored,
-         "SELECT COUNT(*) FROM deliveries WHERE status = 'ok' AND kind = 'ignored'"},
+         "SELECT COUNT(DISTINCT COALESCE(NULLIF(notification_id, ''),"
+         " NULLIF(transport_id, ''), source_name)) FROM deliveries"
+         " WHERE status = 'ok' AND kind = 'ignored'"},
         /* access records in them, each notification counted once */
         {&out->accesses,
          "SELECT COALESCE(SUM(a), 0) FROM (SELECT MAX(accesses) AS a"

@@ -18,7 +18,8 @@ preflight e2e_policies
 #  cascade: 5 accesses, child 9449305552, open case C-1001, 14:02..18:45 on
 #    15 Mar 2024, each within 720 min of the previous: v5 = 3 activities per
 #    access = 15; v6 = one episode: 1 landing entry, 1 case note.
-#  messages: 16 files; 2 empty + 2 inactive-number notifications (no access);
+#  messages: 17 files; 2 empty + 2 inactive-number notifications (no access),
+#    1 upload acknowledgement (FileResponse: ignored, not a notification);
 #    fhir-multi and multi-access hold 2 accesses each: 14 accesses.
 #    On open cases (C-1001 x1, C-1003 x2, C-1002 x3): 6 -> v5 18 activities.
 #    Closed/unknown (C-0999 x5, C-0875 x2, unknown x1): 8 -> 16 FR alerts;
@@ -27,7 +28,8 @@ preflight e2e_policies
 #    follow-ups.  v6 episodes (720 min window): C-0999 5, C-0875 2,
 #    C-1001 1, C-1003 2, C-1002 2 (fhir-multi 10:05 and multi-access 09:12
 #    on 18 Mar join, out of order), unknown 1 = 13; on open cases 5 ->
-#    5 landing entries, 5 case notes.  2 inactive -> 2 data-quality items.
+#    5 landing entries, 5 case notes.  Inactive: the HL7 V3 notification names
+#    2 children, the FHIR one 1 -> 3 data-quality items (one per child).
 #  mesh: 3 .ctl/.dat pairs; the third re-sends the first (same message id,
 #    new DTSId): 2 notifications, 1 duplicate; both on C-1001, 3 min apart.
 #  all three folders together: mesh's messages are cascade 01 and 02 again
@@ -36,12 +38,12 @@ preflight e2e_policies
 declare -A EXPECTED=(
   [cascade/v5]="notifications=5 accesses=5 duplicates=0 rejected=0 activities=15 first_response_alerts=0 first_response_followups=0 landing_entries=0 case_notes=0 episodes=0 records_kept=5 quarantined=0 data_quality_items=0"
   [cascade/v6]="notifications=5 accesses=5 duplicates=0 rejected=0 activities=0 first_response_alerts=0 first_response_followups=0 landing_entries=1 case_notes=1 episodes=1 records_kept=5 quarantined=0 data_quality_items=0 landing_updates=4"
-  [messages/v5]="notifications=16 accesses=14 duplicates=0 rejected=0 activities=18 first_response_alerts=16 first_response_followups=3 landing_entries=0 case_notes=0 episodes=0 records_kept=14 quarantined=0 data_quality_items=2"
-  [messages/v6]="notifications=16 accesses=14 duplicates=0 rejected=0 activities=0 first_response_alerts=0 first_response_followups=0 landing_entries=5 case_notes=5 episodes=13 records_kept=14 quarantined=0 data_quality_items=2 landing_updates=1"
+  [messages/v5]="notifications=16 accesses=14 duplicates=0 rejected=0 activities=18 first_response_alerts=16 first_response_followups=3 landing_entries=0 case_notes=0 episodes=0 records_kept=14 quarantined=0 data_quality_items=3 ignored=1"
+  [messages/v6]="notifications=16 accesses=14 duplicates=0 rejected=0 activities=0 first_response_alerts=0 first_response_followups=0 landing_entries=5 case_notes=5 episodes=13 records_kept=14 quarantined=0 data_quality_items=3 landing_updates=1 ignored=1"
   [mesh/v5]="notifications=2 accesses=2 duplicates=1 rejected=0 activities=6 first_response_alerts=0 first_response_followups=0 landing_entries=0 case_notes=0 episodes=0 records_kept=2 quarantined=0"
   [mesh/v6]="notifications=2 accesses=2 duplicates=1 rejected=0 activities=0 first_response_alerts=0 first_response_followups=0 landing_entries=1 case_notes=1 episodes=1 records_kept=2 quarantined=0 landing_updates=1"
-  [all/v5]="notifications=21 accesses=19 duplicates=3 rejected=0 activities=33 first_response_alerts=16 first_response_followups=3 landing_entries=0 case_notes=0 episodes=0 records_kept=19 data_quality_items=2"
-  [all/v6]="notifications=21 accesses=19 duplicates=3 rejected=0 activities=0 first_response_alerts=0 first_response_followups=0 landing_entries=5 case_notes=5 episodes=13 records_kept=19 data_quality_items=2"
+  [all/v5]="notifications=21 accesses=19 duplicates=3 rejected=0 activities=33 first_response_alerts=16 first_response_followups=3 landing_entries=0 case_notes=0 episodes=0 records_kept=19 data_quality_items=3 ignored=1"
+  [all/v6]="notifications=21 accesses=19 duplicates=3 rejected=0 activities=0 first_response_alerts=0 first_response_followups=0 landing_entries=5 case_notes=5 episodes=13 records_kept=19 data_quality_items=3 ignored=1"
 )
 
 # check_action_lines NAME FILE : every action line names case, recipient and
@@ -129,6 +131,7 @@ while IFS= read -r f; do
         access) keys=$ACCESS_KEYS ;;
         inactive_nhs_number) keys="file ok kind format message_id created nhs_number la_code" ;;
         empty) keys="file ok kind format message_id created la_code" ;;
+        ignored) keys="file ok kind format reason" ;;
         *) keys=""; fail "parse $(basename "$f"): unknown kind '$kind'" ;;
         esac
         for k in $keys; do
@@ -137,9 +140,9 @@ while IFS= read -r f; do
         case $(str format "$line") in hl7v3 | fhir) ok ;; *) fail "parse $(basename "$f"): format: $line" ;; esac
     done <"$tmp/out"
 done <"$tmp/samples"
-expect_eq "sample files parsed" "$nsamples" 24
+expect_eq "sample files parsed" "$nsamples" 25
 run "parse all samples at once" 0 mh --config "$V6" parse "$S/cascade" "$S/messages" "$S/mesh"
-expect_eq "parse all samples: 26 lines (two messages hold 2 accesses)" "$(wc -l <"$tmp/out")" 26
+expect_eq "parse all samples: 28 lines (two messages hold 2 accesses, one 2 inactive subjects)" "$(wc -l <"$tmp/out")" 28
 expect_in "message id kept as in the message" "$tmp/out" '"message_id":"4B7C9E21-6F3A-4D8B-A5C2-9E1D7F0B3A64"'
 expect_in "ODS name resolved" "$tmp/out" '"location_code":"RJE01","location_name":"ROYAL STOKE UNIVERSITY HOSPITAL","setting":"hospital"'
 

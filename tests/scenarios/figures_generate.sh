@@ -64,7 +64,7 @@ expect_eq "MESH pairs" "$(jget mesh_pairs "$tmp/gen.json")" "$nctl"
 [ "$(ls "$P" | grep -c '\.xml$' || true)" -gt 0 ] && ok || fail "no HL7 V3 files"
 [ "$(jget system_authors "$tmp/gen.json")" -gt 0 ] && ok || fail "no system authors"
 [ "$(jget cascades "$tmp/gen.json")" -gt 0 ] && ok || fail "no cascades"
-for f in "$P"/*-nhs111.xml; do grep -q '<System>' "$f" && ok || fail "111 not a system author: $f"; break; done
+for f in "$P"/*-nhs111.xml; do grep -q '<COCT_TP145104GB01.System>' "$f" && ok || fail "111 not a system author: $f"; break; done
 
 # the fixture: valid, unique NHS numbers (Modulus 11); one row per child
 awk -F'"' '/nhs_number/ {
