@@ -181,4 +181,33 @@ for f in "$TESTDATA"/hl7/* "$TESTDATA"/fhir/*; do
 done
 [ "$nbad" -ge 100 ] && ok || fail "only $nbad hostile files found under $TESTDATA"
 
+# ---- the published schema shapes, end to end ------------------------------------
+# Two record accesses: two access lines, every field of the contract.
+run "parse multi-access" 0 mh --config "$V6" parse "$S/messages/multi-access.xml"
+expect_eq "multi-access: two access lines" "$(grep -c '"kind":"access"' "$tmp/out")" 2
+expect_in "multi-access: first access" "$tmp/out" '"accessed_at":"2024-03-18T09:12:00Z","nhs_number":"9000000009","la_code":"706","location_code":"RR801","location_name":"LEEDS GENERAL INFIRMARY","setting":"hospital","viewer":"Dr Amira Khan","viewer_role":"R0260"'
+expect_in "multi-access: query id, upload file, LA child id" "$tmp/out" '"access_id":"5B05F221-24D3-54F4-A123-D5E70B536367","upload_file":"706_CPIS_20240301.csv","la_child_id":"STAFFS-CP-0388"'
+expect_in "multi-access: second access" "$tmp/out" '"accessed_at":"2024-03-18T09:25:00Z","nhs_number":"4010232137"'
+expect_in "multi-access: second query id" "$tmp/out" '"access_id":"2B51CF3A-32F3-57A5-9D5E-67A737ACDE5C"'
+# Several queries in one record access, behind a SOAP envelope: three lines.
+run "parse SOAP-wrapped" 0 mh --config "$V6" parse "$TESTDATA/hl7ok/soap-wrapped.xml"
+expect_eq "SOAP-wrapped: three access lines" "$(grep -c '"kind":"access"' "$tmp/out")" 3
+# An inactive notification: one line per child, the replacement named.
+run "parse inactive" 0 mh --config "$V6" parse "$S/messages/inactive-nhs-number.xml"
+expect_eq "inactive: one line per subject" "$(grep -c '"kind":"inactive_nhs_number"' "$tmp/out")" 2
+expect_in "inactive: replacement" "$tmp/out" '"nhs_number":"9378657974","replacement_nhs_number":"9434765919","upload_file":"706_CPIS_20240301.csv"'
+# A stated count higher than what the notification holds: missing_field,
+# quarantined by deliver, never "empty".
+run "parse fewer than stated" 1 mh --config "$V6" parse "$TESTDATA/hl7/missing_field-fewer-than-stated.xml"
+expect_in "fewer than stated: missing_field" "$tmp/out" '"error":"missing_field"'
+expect_in "fewer than stated: detail says what is missing" "$tmp/out" 'states 3 access(es) (pertinentTotalReturnedRecords) but holds 2 pertinentCP-ISNHSQuery: 1 missing'
+run "deliver fewer than stated" 1 mh --config "$V6" deliver "$TESTDATA/hl7/missing_field-fewer-than-stated.xml"
+expect_in "fewer than stated: quarantined" "$tmp/out" '"action":"quarantine"'
+expect_in "fewer than stated: quarantined as missing_field" "$tmp/out" '"error":"missing_field"'
+# The acknowledgement of the LA's upload: ignored with a reason, exit 0.
+run "deliver upload acknowledgement" 0 mh --config "$V6" replay "$S/messages/upload-acknowledgement.xml"
+expect_in "upload acknowledgement: counted as ignored" "$tmp/out" '"notifications":0,'
+expect_in "upload acknowledgement: ignored 1" "$tmp/out" '"ignored":1'
+expect_not_in "upload acknowledgement: not quarantined" "$tmp/out" '"action":"quarantine"'
+
 finish e2e_policies
