@@ -232,8 +232,11 @@ struct cpis_outcome {
     uint32_t struct_size;       /* set by the host */
     int32_t status;             /* the hook's return value */
     uint32_t error;             /* enum cpis_message_error when REJECTED */
-    uint32_t accesses;          /* access records in the notification */
-    char kind[24];              /* "access", "inactive_nhs_number", "empty" */
+    uint32_t accesses;          /* access records in the notification(s) */
+    char kind[24];              /* "access", "inactive_nhs_number", "empty",
+                                   "ignored" (not a notification: detail says
+                                   what); for a file holding several
+                                   notifications, the first one's kind and id */
     char notification_id[128];
     char detail[256];           /* human-readable reason; no NHS number or text */
 };

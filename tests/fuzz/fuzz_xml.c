@@ -1,16 +1,14 @@
 /*
  * fuzz_xml.c - libFuzzer target for the message parser on XML input.
  *
- * Build (see the report / Makefile `fuzz` target):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iplugin \
- *     $(pkg-config --cflags libxml-2.0 libcjson libpcre2-8) tests/fuzz/fuzz_xml.c \
- *     plugin/read/hl7v3.c plugin/read/mesh.c plugin/read/parse.c plugin/read/ids.c plugin/read/record.c \
- *     plugin/read/fhir.c $(pkg-config --libs libxml-2.0 libcjson libpcre2-8) -lpthread
- * Run: ./fuzz_xml -max_len=65536 tests/fuzz/corpus/xml
+ * Build and run: `make fuzz FUZZ_TARGETS=xml` (or `make build/fuzz/xml`, then
+ *   build/fuzz/xml -max_len=65536 tests/fuzz/corpus/xml).
  *
  * Every input goes through cpis_parse_message (content type
- * "application/xml", 1 MiB limit) and the MESH control-file parser.  The
- * record is checked for internal consistency and freed.
+ * "application/xml", 1 MiB limit) and the MESH control-file parser.  Every
+ * notification of a successful parse is checked for internal consistency
+ * (never fewer or more accesses than stated, "empty" only for a stated 0,
+ * every inactive subject and ignored file well formed) and freed.
  */
 #include <stddef.h>
 #include <stdint.h>
