@@ -354,6 +354,59 @@ static void test_switch_5_to_6_closes_legacy_items(void **state)
 }
 
 /* A restart on version 6 over a store that version 5 wrote also closes. */
+/* Issue 12: a refused configuration changes nothing through the plugin's
+ * own hooks.  init refuses an empty text (it used to fall back to the
+ * version 6 defaults); on a running version-5 plugin the config-changed hook
+ * refuses an empty, blank, non-object, duplicated-key or out-of-range text
+ * without closing a single task activity or First Response alert; the
+ * control: a valid version-6 text does close them. */
+static void test_refused_config_changes_nothing(void **state)
+{
+    (void)state;
+    struct env e0;
+    memset(&e0, 0, sizeof e0);
+    fake_host_init(&e0.fh);
+    char err[2048] = "";
+    assert_int_equal(fake_host_load(&e0.fh, "", NULL, &e0.d, &e0.p, &e0.dl, err, sizeof err),
+                     CPIS_ERR_CONFIG);
+    assert_non_null(strstr(err, "empty"));
+    if (e0.dl != NULL)
+        dlclose(e0.dl);
+    fake_host_free(&e0.fh);
+
+    struct env e;
+    env_up_file(&e, "config/v5.json");
+    assert_int_equal(deliver_sample(&e, cascade[0], NULL, NULL), CPIS_OK);
+    assert_int_equal(deliver_sample(&e, "messages/closed-child-2024-01-10.xml", NULL, NULL),
+                     CPIS_OK);
+    size_t acts = fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1);
+    size_t alerts = fake_host_count_items(&e.fh, CPIS_ITEM_FIRST_RESPONSE_ALERT, 1);
+    assert_int_equal(acts, 3);
+    assert_int_equal(alerts, 2);
+    static const char *const refused[] = {
+        "", "   \n", "[]", "{\"workflow\":{\"version\":5},\"workflow\":{\"version\":6}}",
+        "{\"episodes\":{\"window_minutes\":1e300}}"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(set_config(&e, refused[i], err, sizeof err), CPIS_ERR_CONFIG);
+        assert_true(err[0] != '\0');
+        assert_int_equal(e.fh.closed_task_activities + e.fh.closed_alerts, 0);
+        if (i >= 4)
+            continue;
+        /* the next notification still runs on version 5 */
+        assert_int_equal(deliver_sample(&e, cascade[1 + i], NULL, NULL), CPIS_OK);
+        assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_FIRST_RESPONSE_ALERT, 1),
+                         alerts);
+        assert_true(fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1) > acts);
+        acts = fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1);
+    }
+    assert_int_equal(set_config(&e, "{\"workflow\":{\"version\":6}}", err, sizeof err),
+                     CPIS_OK);
+    assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1), 0);
+    assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_FIRST_RESPONSE_ALERT, 1), 0);
+    env_down(&e);
+}
+
 static void test_switch_detected_across_restart(void **state)
 {
     (void)state;
@@ -736,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_switch_5_to_6_closes_legacy_items),
+        cmocka_unit_test(test_refused_config_changes_nothing),
         cmocka_unit_test(test_switch_detected_across_restart),
         cmocka_unit_test(test_flag_changed_between_deliveries),
         cmocka_unit_test(test_fault_every_call_transient),
