@@ -34,10 +34,14 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -341,6 +345,25 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
      * 10 000 notifications, ~400 us at 100 000. */
     if (path == NULL || strcmp(path, ":memory:") == 0)
         path = "file:cpis-mockhost-store?vfs=memdb";
+    /* The store holds NHS numbers, children's names and whole message
+     * payloads: the file is the owner's only (0600), whatever the umask.
+     * SQLite gives its -wal and -shm files the mode of the database file.
+     * The file is created here, not by SQLite (which would use 0644), and
+     * an existing store that others can read is narrowed to 0600. */
+    if (is_file_db(path) && strncmp(path, "file:", 5) != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+            ((sb.st_mode & 077) != 0 && fchmod(fd, 0600) != 0)) {
+            snprintf(err, err_cap, "cannot create the store owner-only (0600): %s",
+                     fd < 0 ? strerror(errno) : "not a regular file, or chmod refused");
+            if (fd >= 0)
+                close(fd);
+            store_close(st);
+            return NULL;
+        }
+        close(fd);
+    }
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, err_cap, "cannot open the store: %s",
                  st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
