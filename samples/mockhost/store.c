@@ -706,6 +706,32 @@ int store_add_delivery(struct store *st, const char *source_name,
     return rc;
 }
 
+/* Each message's current state, for the summary (issue 12: the summary
+ * counts messages, the deliveries table keeps the events).
+ *
+ * A message is what one delivery names: its source (file) name and its
+ * transport (MESH) id.  The same file delivered again - a second replay,
+ * another node, a redelivery from quarantine - is the same message; a MESH
+ * resend under a new id, or a copy under another name, is another message
+ * (which the plugin then judges a duplicate by its notification id).
+ *
+ * Its state: 'ok' once any delivery of it was accepted (a later delivery
+ * of an accepted message reports "duplicate" but does not make it one);
+ * otherwise the status of its latest delivery (seq order), so a message
+ * rejected on five replays is one rejected message, and a failure that a
+ * later delivery cured is no longer a failure.
+ *
+ * For another host's store (issue 16, PostgreSQL): the same definition,
+ * e.g. DISTINCT ON (source_name, transport_id) ... ORDER BY seq DESC plus
+ * bool_or(status = 'ok') over the same partition. */
+#define MESSAGE_STATES                                                          \
+    "WITH m AS (SELECT CASE WHEN ever_ok THEN 'ok' ELSE status END AS state"   \
+    " FROM (SELECT status,"                                                     \
+    " MAX(status = 'ok') OVER (PARTITION BY source_name, transport_id)"         \
+    "  AS ever_ok,"                                                             \
+    " ROW_NUMBER() OVER (PARTITION BY source_name, transport_id"                \
+    "  ORDER BY seq DESC) AS rn FROM deliveries) WHERE rn = 1) "
+
 int store_summary(struct store *st, struct store_summary *out)
 {
     /* Each summary key and the query that computes it from the tables. */
@@ -721,14 +747,17 @@ int store_summary(struct store *st, struct store_summary *out)
         {&out->accesses,
          "SELECT COALESCE(SUM(a), 0) FROM (SELECT MAX(accesses) AS a"
          " FROM deliveries WHERE status = 'ok' GROUP BY notification_id)"},
+        /* duplicates, rejected, failed: MESSAGES by their current state
+         * (MESSAGE_STATES above), not delivery events */
         {&out->duplicates,
-         "SELECT COUNT(*) FROM deliveries WHERE status = 'duplicate'"},
+         MESSAGE_STATES "SELECT COUNT(*) FROM m WHERE state = 'duplicate'"},
         {&out->rejected,
-         "SELECT COUNT(*) FROM deliveries WHERE status = 'rejected'"},
-        /* events the plugin neither handled nor quarantined (host failure,
-         * retries exhausted, internal error) */
+         MESSAGE_STATES "SELECT COUNT(*) FROM m WHERE state = 'rejected'"},
+        /* messages the plugin neither handled nor quarantined on their
+         * latest delivery (host failure, retries exhausted, internal error,
+         * unreadable input); a later delivery that succeeds takes them off */
         {&out->failed,
-         "SELECT COUNT(*) FROM deliveries WHERE status NOT IN"
+         MESSAGE_STATES "SELECT COUNT(*) FROM m WHERE state NOT IN"
          " ('ok', 'duplicate', 'rejected')"},
         {&out->activities, "SELECT COUNT(*) FROM items WHERE kind = 1"},
         {&out->first_response_alerts,

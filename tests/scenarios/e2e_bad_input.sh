@@ -9,6 +9,10 @@
 #   2. inbox files: a symbolic link (to a secret file) is refused naming
 #      the file and the reason, and its target never reaches the store; a
 #      FIFO is refused too; the store and its -wal/-shm are 0600;
+#   6. report: rejected, failed and duplicates count messages by their
+#      current state, not delivery events (a second replay after a crash
+#      leaves rejected = the messages quarantined; failed drops when a
+#      later delivery succeeds); the deliveries table keeps the events;
 set -euo pipefail
 . "$(dirname "$0")/../data/e2e/lib.sh"
 preflight e2e_bad_input
@@ -85,5 +89,34 @@ expect_eq "the store file exists" "$([ -e "$idb" ] && echo yes)" yes
 chmod 644 "$db"
 run "reopen a 0644 store" 0 mh --db "$db" report
 expect_eq "an old 0644 store is narrowed" "$(stat -c %a "$db")" 600
+
+# ---- 6. report counts messages, not events ---------------------------------------
+rdb=$tmp/report.db
+mkdir -p "$tmp/bad"
+printf 'not a message at all\n' >"$tmp/bad/b1.xml"
+printf '<?xml version="1.0"?><nothing/>\n' >"$tmp/bad/b2.xml"
+printf '{"resourceType":"Bundle"' >"$tmp/bad/b3.json"
+cp -r "$S/cascade" "$tmp/mixed"
+cp "$tmp/bad/"* "$tmp/mixed/"
+# the first replay "crashes" for good at a host call in the middle
+rc=0
+CPIS_MOCK_FAIL_CALL=12 CPIS_MOCK_FAIL_MODE=permanent CPIS_MOCK_FAIL_COUNT=1000000000 \
+    mh --config "$V6" --db "$rdb" replay "$tmp/mixed" >"$tmp/out" 2>"$tmp/err" || rc=$?
+expect_eq "the crashed replay exits 1" "$rc" 1
+first=$(mh --db "$rdb" report)
+[ "$(num failed "$first")" -ge 1 ] && ok || fail "the crashed replay counted no failed message: $first"
+for round in 2 3; do
+    run "replay $round" 1 mh --config "$V6" --db "$rdb" replay "$tmp/mixed"
+done
+report=$(mh --db "$rdb" report)
+expect_counts "after three replays" "$report" rejected=3 quarantined=3 failed=0 duplicates=0 notifications=5
+if [ "$HAVE_SQLITE" = 1 ]; then
+    # the events are all still there (the crashed replay could not even
+    # quarantine: its host was down)
+    expect_eq "rejected delivery events kept" \
+        "$(sqlite3 "$rdb" "SELECT COUNT(*) FROM deliveries WHERE status = 'rejected'")" 6
+    [ "$(sqlite3 "$rdb" "SELECT COUNT(*) FROM deliveries WHERE status NOT IN ('ok','duplicate','rejected')")" -ge 1 ] \
+        && ok || fail "the failed delivery event is not kept"
+fi
 
 finish e2e_bad_input
