@@ -153,6 +153,17 @@ static int state_claim(struct cpis_plugin *p, const char *key, const char *value
     return CPIS_OK;
 }
 
+/* A delivery's source (file) name as log lines show it: NHS-number digits
+ * and name-like words masked (scrub.h), so that child-944-930-5552-Patel.xml
+ * is logged as child-***-***-5552-P****.xml.  The buffer is a compound
+ * literal: it lives until the end of the enclosing block, i.e. the call. */
+static const char *log_name(const struct cpis_event *ev, char *buf, size_t cap)
+{
+    cpis_scrub_file_name(ev->source_name ? ev->source_name : "(unnamed)", buf, cap);
+    return buf;
+}
+#define LOG_NAME(ev) log_name((ev), (char[256]){0}, 256)
+
 /* ---- quarantine ------------------------------------------------------------ */
 
 static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int code,
@@ -185,7 +196,7 @@ static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int co
     }
     int rc = h->quarantine(h->ctx, &q);
     cpis_log(p, CPIS_LOG_WARN, "message %s rejected (%s): %s; quarantined as %s",
-             ev->source_name ? ev->source_name : "(unnamed)", name, detail, qid);
+             LOG_NAME(ev), name, detail, qid);
     if (rc != CPIS_OK)
         return cpis_host_status(rc);
     return CPIS_REJECTED;
@@ -533,7 +544,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     int rc = dedupe_check(p, keys, n.message_id, &dup);
     if (rc == CPIS_OK && dup) {
         cpis_log(p, CPIS_LOG_INFO, "message %s is a duplicate: no action",
-                 ev->source_name ? ev->source_name : "(unnamed)");
+                 LOG_NAME(ev));
         if (out)
             snprintf(out->detail, sizeof out->detail, "already handled");
         cpis_notification_free(&n);
@@ -560,12 +571,12 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     }
     if (rc == CPIS_ERR_RETRY)
         cpis_log(p, CPIS_LOG_WARN, "a host call failed transiently on %s; deliver it again",
-                 ev->source_name ? ev->source_name : "(unnamed)");
+                 LOG_NAME(ev));
     else if (rc == CPIS_ERR_HOST)
-        cpis_log(p, CPIS_LOG_ERROR, "a host call failed on %s", ev->source_name ? ev->source_name : "(unnamed)");
+        cpis_log(p, CPIS_LOG_ERROR, "a host call failed on %s", LOG_NAME(ev));
     else if (rc == CPIS_OK)
         cpis_log(p, CPIS_LOG_DEBUG, "message %s handled: %zu access record(s)",
-                 ev->source_name ? ev->source_name : "(unnamed)", n.n_access);
+                 LOG_NAME(ev), n.n_access);
     if (rc != CPIS_OK && out)
         snprintf(out->detail, sizeof out->detail, "host call failed: %s",
                  rc == CPIS_ERR_RETRY ? "transient, retry" : "permanent");

@@ -763,6 +763,21 @@ static void test_logs_hold_no_identifiers(void **state)
     fake_host_deliver(&e.fh, "bad-nhs.xml", badnhs, strlen(badnhs), NULL, &out);
     char *badods = replace(msg, "extension=\"RJE01\"", "extension=\"RJE-01\"");
     fake_host_deliver(&e.fh, "bad-ods.xml", badods, strlen(badods), NULL, &out);
+    /* issue 12: a file name is scrubbed like message text (digits that
+     * could form an NHS number in any grouping, and name-like words), and
+     * the quarantine id in the same line stays whole and usable */
+    fake_host_deliver(&e.fh, "inbox/child-944-930-5552-Patel.xml", badnhs, strlen(badnhs),
+                      NULL, &out);
+    fake_host_deliver(&e.fh, "inbox/9449305552_Sam.xml", "junk", 4, NULL, &out);
+    assert_int_equal(fake_host_log_matches(&e.fh, "944-930-5552|9449305552|Patel|_Sam"), 0);
+    assert_int_equal(fake_host_log_matches(&e.fh, "child-\\*\\*\\*-\\*\\*\\*-5552-P\\*\\*\\*\\*\\.xml"), 1);
+    int qid_whole = 0;
+    for (size_t i = 0; i < e.fh.quarantine.n; i++) {
+        char ere[80];
+        snprintf(ere, sizeof ere, "quarantined as %s$", e.fh.quarantine.v[i].key);
+        qid_whole += fake_host_log_matches(&e.fh, ere);
+    }
+    assert_int_equal(qid_whole, (int)e.fh.quarantine.n);
     assert_true(e.fh.logs.n > 5);
     assert_int_equal(fake_host_log_matches(&e.fh, "[0-9]{10}"), 0);
     assert_int_equal(fake_host_log_matches(&e.fh, "[0-9]{3} [0-9]{3} [0-9]{4}"), 0);

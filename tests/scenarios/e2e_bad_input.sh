@@ -13,6 +13,9 @@
 #      current state, not delivery events (a second replay after a crash
 #      leaves rejected = the messages quarantined; failed drops when a
 #      later delivery succeeds); the deliveries table keeps the events;
+#   8. the mock host's error lines and the plugin's log lines (-v) mask a
+#      file name like message text (child-944-930-5552-Patel.xml), while
+#      the quarantine id they print stays whole (quarantine list finds it).
 set -euo pipefail
 . "$(dirname "$0")/../data/e2e/lib.sh"
 preflight e2e_bad_input
@@ -118,5 +121,21 @@ if [ "$HAVE_SQLITE" = 1 ]; then
     [ "$(sqlite3 "$rdb" "SELECT COUNT(*) FROM deliveries WHERE status NOT IN ('ok','duplicate','rejected')")" -ge 1 ] \
         && ok || fail "the failed delivery event is not kept"
 fi
+
+# ---- 8. file names in error and log lines ------------------------------------------
+ldb=$tmp/log.db
+mkdir -p "$tmp/names"
+printf 'not a message\n' >"$tmp/names/child-944-930-5552-Patel.xml"
+ln -s "$tmp/shadow" "$tmp/names/9449305552-Sam.dat"
+run "deliver badly named files" 1 mh -v --config "$V6" --db "$ldb" deliver "$tmp/names"
+for leak in 944-930-5552 9449305552 Patel Sam; do
+    expect_not_in "stderr does not show $leak" "$tmp/err" "$leak"
+done
+expect_in "the mock host's line names the file, masked" "$tmp/err" "child-***-***-5552-P****.xml: rejected"
+expect_in "the link's refusal names it, masked" "$tmp/err" "******5552-S**.dat: refused: a symbolic link"
+expect_in "the plugin's line names the file, masked" "$tmp/err" "message $tmp/names/child-***-***-5552-P****.xml rejected"
+qid=$(mh --db "$ldb" quarantine list | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -n 1)
+expect_in "the quarantine id is logged whole" "$tmp/err" "quarantined as $qid"
+run "the logged id finds the message" 0 mh --db "$ldb" quarantine list
 
 finish e2e_bad_input
