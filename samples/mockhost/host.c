@@ -277,8 +277,11 @@ static int mh_create_item(void *ctx, const struct cpis_item *item)
             extra = cJSON_CreateObject();
             cJSON_AddBoolToObject(extra, "followup", item->followup != 0);
         }
-        emit_action(h, kinds[item->kind], item->case_id, item->recipient,
-                    item->notification_id, item->item_id, extra);
+        /* a kept alert raised to a follow-up (or completed) has its own
+         * action line, so a new alert is never counted twice */
+        emit_action(h, changed == 2 ? "first_response_followup_raised" : kinds[item->kind],
+                    item->case_id, item->recipient, item->notification_id, item->item_id,
+                    extra);
     }
     return rc;
 }

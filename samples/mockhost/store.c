@@ -54,6 +54,7 @@ enum stmt_id {
     S_RELEASE,
     S_ROLLBACK_TO,
     S_ITEM_INSERT,
+    S_ITEM_RAISE,
     S_ITEMS_CLOSE,
     S_CLOSURE_INSERT,
     S_LANDING_UPSERT,
@@ -99,6 +100,16 @@ static const char *const STMT_SQL[S_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_ITEMS_CLOSE] = "UPDATE items SET status = 'closed', closed_reason = ?1"
                       " WHERE kind = ?2 AND status = 'open'",
+    /* ?2 = the new followup, ?3 subject, ?4 body, ?5 notification id; the
+     * right-hand sides all read the kept row */
+    [S_ITEM_RAISE] =
+        "UPDATE items SET followup = MAX(followup, ?2),"
+        " subject = CASE WHEN ?2 > followup THEN ?3 ELSE subject END,"
+        " body = CASE WHEN ?2 > followup THEN ?4 || body ELSE body || ?4 END,"
+        " notification_id = CASE WHEN notification_id = '' THEN ?5"
+        "  ELSE notification_id END"
+        " WHERE item_id = ?1 AND kind = 2"
+        " AND (?2 > followup OR (notification_id = '' AND ?5 <> ''))",
     [S_CLOSURE_INSERT] = "INSERT INTO closures (kind, reason, closed, closed_at)"
                          " VALUES (?1, ?2, ?3, ?4)",
     [S_LANDING_UPSERT] = UPSERT_SQL("landing"),
@@ -478,6 +489,20 @@ int store_create_item(struct store *st, const struct cpis_item *item,
         sqlite3_bind_int64(stmt, 10, item->occurred_at);
         rc = step_status(st, sqlite3_step(stmt));
         *changed = rc == CPIS_OK && sqlite3_changes(st->db) > 0;
+        stmt_done(stmt);
+    }
+    /* Kept already: the follow-up raise, or the completion of an item a
+     * raise created (cpis/plugin.h, struct cpis_item). */
+    stmt = rc == CPIS_OK && !*changed ? stmt_get(st, S_ITEM_RAISE) : NULL;
+    if (stmt != NULL) {
+        bind_text(stmt, 1, item->item_id);
+        sqlite3_bind_int64(stmt, 2, item->followup != 0);
+        bind_text(stmt, 3, item->subject);
+        bind_text(stmt, 4, item->body);
+        bind_text(stmt, 5, item->notification_id);
+        rc = step_status(st, sqlite3_step(stmt));
+        if (rc == CPIS_OK && sqlite3_changes(st->db) > 0)
+            *changed = 2;
         stmt_done(stmt);
     }
     pthread_mutex_unlock(&st->lock);
