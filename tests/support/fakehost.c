@@ -253,6 +253,7 @@ static int h_state_put(void *ctx, const char *key, const char *value, size_t len
     uint64_t cur = r ? (uint64_t)r->n1 : 0;
     if (cur != expected) {
         rc = CPIS_ERR_CONFLICT;
+        fh->cas_conflicts++;
     } else {
         if (r == NULL)
             r = add_row(&fh->state, key);
