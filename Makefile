@@ -40,7 +40,8 @@ LDFLAGS_ALL = $(SANFL) $(LDHARDEN) $(LDFLAGS)
 
 PLUGIN_SRCS := $(sort $(wildcard plugin/*.c) $(wildcard plugin/read/*.c) $(wildcard workflow/*.c))
 PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(BUILD)/obj/%.o)
-MOCK_SRCS   := $(sort $(wildcard samples/mockhost/*.c))
+# plugin/scrub.c: the mock host masks its own error lines as the plugin does
+MOCK_SRCS   := $(sort $(wildcard samples/mockhost/*.c)) plugin/scrub.c
 MOCK_OBJS   := $(MOCK_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS   := $(sort $(wildcard tests/test_*.c))
 TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)

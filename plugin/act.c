@@ -153,6 +153,17 @@ static int state_claim(struct cpis_plugin *p, const char *key, const char *value
     return CPIS_OK;
 }
 
+/* A delivery's source (file) name as log lines show it: NHS-number digits
+ * and name-like words masked (scrub.h), so that child-944-930-5552-Patel.xml
+ * is logged as child-***-***-5552-P****.xml.  The buffer is a compound
+ * literal: it lives until the end of the enclosing block, i.e. the call. */
+static const char *log_name(const struct cpis_event *ev, char *buf, size_t cap)
+{
+    cpis_scrub_file_name(ev->source_name ? ev->source_name : "(unnamed)", buf, cap);
+    return buf;
+}
+#define LOG_NAME(ev) log_name((ev), (char[256]){0}, 256)
+
 /* ---- quarantine ------------------------------------------------------------ */
 
 static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int code,
@@ -185,7 +196,7 @@ static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int co
     }
     int rc = h->quarantine(h->ctx, &q);
     cpis_log(p, CPIS_LOG_WARN, "message %s rejected (%s): %s; quarantined as %s",
-             ev->source_name ? ev->source_name : "(unnamed)", name, detail, qid);
+             LOG_NAME(ev), name, detail, qid);
     if (rc != CPIS_OK)
         return cpis_host_status(rc);
     return CPIS_REJECTED;
@@ -520,7 +531,7 @@ static const char *kind_name(int kind)
 static int handle_one(struct cpis_plugin *p, struct runtime *rt, const struct cpis_event *ev,
                       const struct cpis_notification *n, int first)
 {
-    const char *src = ev->source_name ? ev->source_name : "(unnamed)";
+    const char *src = LOG_NAME(ev);
     char k_id[REC_ID_MAX + 16], k_mesh[160] = "", k_content[64];
     snprintf(k_id, sizeof k_id, "seen/id/%s", n->message_id);
     /* The MESH id names the whole file: it dedupes the file's first
@@ -564,7 +575,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     } else {
         out = NULL; /* an older, shorter outcome: not written */
     }
-    const char *src = ev->source_name ? ev->source_name : "(unnamed)";
+    const char *src = LOG_NAME(ev);
     struct cpis_message m = {0, NULL};
     struct cpis_parse_error perr = {0, ""};
     int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,

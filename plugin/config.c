@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ids.h"
+#include "json.h"
 #include "ods.h"
 
 const char *const cpis_flag_names[FLAG_COUNT_] = {
@@ -114,23 +115,36 @@ static const cJSON *section(struct problems *p, const cJSON *root, const char *n
     return s;
 }
 
+/* A whole number from lo to hi.  Checked on the double before any
+ * conversion: a cast of a value outside the range of the integer type is
+ * undefined behaviour (1e300, -1e300), so the range comes first and the
+ * cast only once the value is known to fit. */
 static void get_int(struct problems *p, const cJSON *sec, const char *sec_name,
                     const char *key, long lo, long hi, int *out)
 {
     const cJSON *v = sec ? cJSON_GetObjectItemCaseSensitive(sec, key) : NULL;
     if (v == NULL)
         return;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble) {
+    if (!cJSON_IsNumber(v)) {
         problem(p, "%s.%s: expected a whole number from %ld to %ld, got %s", sec_name,
-                key, lo, hi, cJSON_IsNumber(v) ? "a fraction" : type_name(v));
+                key, lo, hi, type_name(v));
         return;
     }
-    if (v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
-        problem(p, "%s.%s: expected a whole number from %ld to %ld, got %.0f", sec_name,
-                key, lo, hi, v->valuedouble);
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi)) { /* NaN fails too */
+        problem(p, "%s.%s: expected a whole number from %ld to %ld, got %s", sec_name,
+                key, lo, hi,
+                d < (double)lo ? (d < 0 ? "a negative number" : "a number below the range")
+                               : "a number above the range");
         return;
     }
-    *out = (int)v->valuedouble;
+    long whole = (long)d; /* in range: defined */
+    if ((double)whole != d) {
+        problem(p, "%s.%s: expected a whole number from %ld to %ld, got a fraction",
+                sec_name, key, lo, hi);
+        return;
+    }
+    *out = (int)whole;
 }
 
 static void get_string(struct problems *p, const cJSON *sec, const char *sec_name,
@@ -276,24 +290,25 @@ int cpis_config_parse(const char *json, size_t len, const char *base_dir,
     struct cpis_config c;
     set_defaults(&c);
 
+    /* json == NULL: the host gave no configuration at all, and the
+     * defaults (version 6) apply.  Any text given must be one JSON object:
+     * an empty file, whitespace, another kind of value, a NUL byte or a key
+     * given twice in one object (cJSON keeps the first, another reader may
+     * take the last) is refused, so that a truncated or mangled file never
+     * silently becomes "all defaults". */
     cJSON *root = NULL;
-    if (json != NULL && len > 0) {
-        char *copy = malloc(len + 1);
-        if (copy == NULL) {
-            problem(&p, "config: out of memory");
+    if (json != NULL) {
+        char why[160];
+        int blank = 1;
+        for (size_t i = 0; i < len && blank; i++)
+            blank = json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r';
+        if (blank) {
+            problem(&p, "config: the file is empty; expected one JSON object");
             return -1;
         }
-        memcpy(copy, json, len);
-        copy[len] = '\0';
-        if (strlen(copy) != len) {
-            free(copy);
-            problem(&p, "config: the file holds a NUL byte; expected UTF-8 JSON text");
-            return -1;
-        }
-        root = cJSON_ParseWithLengthOpts(copy, len + 1, NULL, 1);
-        free(copy);
+        root = cpis_json_parse_strict(json, len, why, sizeof why);
         if (root == NULL) {
-            problem(&p, "config: not valid JSON (expected one JSON object, nothing after it)");
+            problem(&p, "config: not valid JSON: %s", why);
             return -1;
         }
         if (!cJSON_IsObject(root)) {

@@ -42,8 +42,9 @@ struct cpis_config {
 
 extern const char *const cpis_flag_names[FLAG_COUNT_];
 
-/* Parse and validate.  src_json may be NULL/empty for all defaults
- * (version 6).  ods_override (NULL-terminated, may be NULL) replaces
+/* Parse and validate.  json NULL means "no configuration given": all
+ * defaults (version 6).  Text that is empty, only whitespace, not one JSON
+ * object, or that gives a key twice is refused (cpis_json_parse_strict).  ods_override (NULL-terminated, may be NULL) replaces
  * ods.paths.  On error returns -1 and err holds every problem, one per line,
  * each naming the key and what was expected; *out is left untouched. */
 int cpis_config_parse(const char *json, size_t len, const char *base_dir,

@@ -36,9 +36,8 @@ struct cpis_plugin {
 void cpis_log(const struct cpis_plugin *p, int level, const char *fmt, ...)
     CPIS_PRINTF(3, 4);
 
-/* Replace every run of 10 or more digits (possibly grouped by spaces) with
- * "*** *** NNNN" keeping the last four; in place. */
-void cpis_scrub_digits(char *s);
+/* scrub.c: cpis_scrub_digits, cpis_scrub_file_name (scrub.h). */
+#include "scrub.h"
 
 /* entry.c: the contract's name of a message error code. */
 const char *cpis_message_error_name(int error);

@@ -8,7 +8,10 @@
  * rather than an array of arrays: one JSON value instead of three per
  * access, which more than halves the cost of reading and writing a child's
  * state on every notification.  Episode times are JSON numbers (exact up to
- * 2^53 seconds).  Format 1 (history as an array of [at, key]) is still read.
+ * 2^53 seconds).  Format 3 adds, after the key, " F" when the access gave
+ * First Response alerts (F = wf_hist.fr, 1 or 2; nothing when 0).  Formats
+ * 2 and 1 (history as an array of [at, key]) are still read (fr 0); an
+ * older plugin refuses format 3 rather than misreading it.
  */
 #include "state.h"
 
@@ -17,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATE_FORMAT 2
+#define STATE_FORMAT 3
 
 static void add_str(cJSON *o, const char *k, const char *v)
 {
@@ -63,8 +66,12 @@ char *cpis_state_encode(const struct wf_child *c)
     }
     hist[0] = '\0';
     for (size_t i = 0; i < c->n_hist; i++) {
-        int n = snprintf(hist + len, cap - len, "%s%lld %s", i ? ";" : "",
-                         (long long)c->hist[i].at, c->hist[i].key);
+        int fr = c->hist[i].fr;
+        int n = fr == 1 || fr == 2
+                    ? snprintf(hist + len, cap - len, "%s%lld %s %d", i ? ";" : "",
+                               (long long)c->hist[i].at, c->hist[i].key, fr)
+                    : snprintf(hist + len, cap - len, "%s%lld %s", i ? ";" : "",
+                               (long long)c->hist[i].at, c->hist[i].key);
         if (n < 0 || (size_t)n >= cap - len)
             break;
         len += (size_t)n;
@@ -133,7 +140,7 @@ int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
     const cJSON *hist = cJSON_GetObjectItemCaseSensitive(root, "hist");
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "ep");
     int format = (int)get_num(root, "v");
-    if (!cJSON_IsArray(eps) || (format == 2 && !cJSON_IsString(hist)) ||
+    if (!cJSON_IsArray(eps) || (format >= 2 && !cJSON_IsString(hist)) ||
         (format == 1 && !cJSON_IsArray(hist)))
         goto bad;
     size_t nh = 0;
@@ -168,7 +175,7 @@ int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
             if (end == q || *end != ' ')
                 goto bad;
             q = end + 1;
-            size_t kl = strcspn(q, ";");
+            size_t kl = strcspn(q, format >= 3 ? " ;" : ";");
             if (kl == 0 || kl >= WF_KEY_MAX)
                 goto bad;
             struct wf_hist *h = &c->hist[c->n_hist++];
@@ -176,6 +183,12 @@ int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
             memcpy(h->key, q, kl);
             h->key[kl] = '\0';
             q += kl;
+            if (*q == ' ') { /* format 3: " F", the First Response state */
+                if ((q[1] != '1' && q[1] != '2') || (q[2] != ';' && q[2] != '\0'))
+                    goto bad;
+                h->fr = q[1] - '0';
+                q += 2;
+            }
             if (*q == ';')
                 q++;
         }

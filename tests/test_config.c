@@ -122,6 +122,47 @@ static void test_every_error_names_the_key(void **state)
     }
 }
 
+/* Issue 12: text that is not one JSON object is refused, never read as
+ * "all defaults"; numbers out of range say so (and UBSan watches that no
+ * out-of-range double is cast to an integer on the way). */
+static void test_refused_text_and_numbers(void **state)
+{
+    (void)state;
+    static const struct bad cases[] = {
+        {"", "the file is empty"},
+        {" \n\t\r\n", "the file is empty"},
+        {"null", "expected a JSON object"},
+        {"\"v6\"", "expected a JSON object"},
+        {"6", "expected a JSON object"},
+        {"{\"workflow\":{\"version\":5},\"workflow\":{\"version\":6}}",
+         "duplicated key \"workflow\""},
+        {"{\"flags\":{\"episodes\":true,\"episodes\":false}}", "duplicated key \"episodes\""},
+        {"{\"episodes\":{\"window_minutes\":1e300}}", "episodes.window_minutes"},
+        {"{\"episodes\":{\"window_minutes\":1e300}}", "above the range"},
+        {"{\"episodes\":{\"window_minutes\":-1e300}}", "a negative number"},
+        {"{\"first_response\":{\"threshold_days\":-5}}", "a negative number"},
+        {"{\"first_response\":{\"threshold_count\":2.5}}", "a fraction"},
+        {"{\"limits\":{\"max_message_bytes\":1e19}}", "limits.max_message_bytes"},
+        {"{\"limits\":{\"max_message_bytes\":4294967297}}", "above the range"},
+        {"{\"data_quality\":{\"owner\":\"a\\u0000b\"}}", "not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct cpis_config c;
+        memset(&c, 0x5a, sizeof c);
+        char err[1024] = "";
+        int rc = parse(cases[i].json, &c, err, sizeof err);
+        if (rc != -1 || strstr(err, cases[i].must_name) == NULL)
+            fail_msg("config '%s': rc %d, error '%s' does not say '%s'", cases[i].json, rc,
+                     err, cases[i].must_name);
+    }
+    /* A zero-length buffer that is there (a zero-byte file) is refused;
+     * only "no configuration at all" (NULL) means the defaults. */
+    struct cpis_config c;
+    char err[256] = "";
+    assert_int_equal(cpis_config_parse("", 0, "/etc/cpis", NULL, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "empty"));
+}
+
 static void test_all_problems_reported(void **state)
 {
     (void)state;
@@ -190,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_defaults_v5),
         cmocka_unit_test(test_explicit_flag_overrides),
         cmocka_unit_test(test_every_error_names_the_key),
+        cmocka_unit_test(test_refused_text_and_numbers),
         cmocka_unit_test(test_all_problems_reported),
         cmocka_unit_test(test_relative_ods_paths),
         cmocka_unit_test(test_sample_configs),

@@ -423,6 +423,59 @@ static void test_switch_5_to_6_closes_legacy_items(void **state)
 }
 
 /* A restart on version 6 over a store that version 5 wrote also closes. */
+/* Issue 12: a refused configuration changes nothing through the plugin's
+ * own hooks.  init refuses an empty text (it used to fall back to the
+ * version 6 defaults); on a running version-5 plugin the config-changed hook
+ * refuses an empty, blank, non-object, duplicated-key or out-of-range text
+ * without closing a single task activity or First Response alert; the
+ * control: a valid version-6 text does close them. */
+static void test_refused_config_changes_nothing(void **state)
+{
+    (void)state;
+    struct env e0;
+    memset(&e0, 0, sizeof e0);
+    fake_host_init(&e0.fh);
+    char err[2048] = "";
+    assert_int_equal(fake_host_load(&e0.fh, "", NULL, &e0.d, &e0.p, &e0.dl, err, sizeof err),
+                     CPIS_ERR_CONFIG);
+    assert_non_null(strstr(err, "empty"));
+    if (e0.dl != NULL)
+        dlclose(e0.dl);
+    fake_host_free(&e0.fh);
+
+    struct env e;
+    env_up_file(&e, "config/v5.json");
+    assert_int_equal(deliver_sample(&e, cascade[0], NULL, NULL), CPIS_OK);
+    assert_int_equal(deliver_sample(&e, "messages/closed-child-2024-01-10.xml", NULL, NULL),
+                     CPIS_OK);
+    size_t acts = fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1);
+    size_t alerts = fake_host_count_items(&e.fh, CPIS_ITEM_FIRST_RESPONSE_ALERT, 1);
+    assert_int_equal(acts, 3);
+    assert_int_equal(alerts, 2);
+    static const char *const refused[] = {
+        "", "   \n", "[]", "{\"workflow\":{\"version\":5},\"workflow\":{\"version\":6}}",
+        "{\"episodes\":{\"window_minutes\":1e300}}"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(set_config(&e, refused[i], err, sizeof err), CPIS_ERR_CONFIG);
+        assert_true(err[0] != '\0');
+        assert_int_equal(e.fh.closed_task_activities + e.fh.closed_alerts, 0);
+        if (i >= 4)
+            continue;
+        /* the next notification still runs on version 5 */
+        assert_int_equal(deliver_sample(&e, cascade[1 + i], NULL, NULL), CPIS_OK);
+        assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_FIRST_RESPONSE_ALERT, 1),
+                         alerts);
+        assert_true(fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1) > acts);
+        acts = fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1);
+    }
+    assert_int_equal(set_config(&e, "{\"workflow\":{\"version\":6}}", err, sizeof err),
+                     CPIS_OK);
+    assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_TASK_ACTIVITY, 1), 0);
+    assert_int_equal(fake_host_count_items(&e.fh, CPIS_ITEM_FIRST_RESPONSE_ALERT, 1), 0);
+    env_down(&e);
+}
+
 static void test_switch_detected_across_restart(void **state)
 {
     (void)state;
@@ -698,6 +751,8 @@ static void *stress_thread(void *arg)
 
 struct counts {
     size_t act, alerts, landing, notes, records, episodes, ok, dup;
+    size_t followups; /* accesses whose First Response alerts are flagged */
+    long conflicts; /* compare-and-set refusals (fake host state_put) */
 };
 
 static struct counts stress_run(char **msgs, int threads)
@@ -729,6 +784,8 @@ static struct counts stress_run(char **msgs, int threads)
         .notes = e.fh.notes.n,
         .records = e.fh.records.n,
         .episodes = fake_host_count_prefix(&e.fh, "episode/"),
+        .followups = fake_host_count_followups(&e.fh),
+        .conflicts = e.fh.cas_conflicts,
     };
     for (int t = 0; t < STRESS_THREADS; t++) {
         c.ok += (size_t)st[t].ok;
@@ -749,6 +806,11 @@ static void test_concurrent_matches_serial(void **state)
     char **msgs = stress_messages();
     struct counts serial = stress_run(msgs, 1);
     struct counts par = stress_run(msgs, STRESS_THREADS);
+    /* contention is what this test is about: a parallel run in which the
+     * scheduler happened to serialise every child is run again (at most
+     * twice more) before the test gives up on it below */
+    for (int again = 0; again < 2 && par.conflicts == 0; again++)
+        par = stress_run(msgs, STRESS_THREADS);
     assert_int_equal(serial.records, STRESS_N);
     assert_int_equal(serial.ok, STRESS_N);
     assert_int_equal(serial.dup, STRESS_N / 10);
@@ -761,9 +823,21 @@ static void test_concurrent_matches_serial(void **state)
     assert_int_equal(par.episodes, serial.episodes);
     assert_int_equal(par.ok, serial.ok);
     assert_int_equal(par.dup, serial.dup);
+    /* the follow-up flags do not depend on which thread got there first */
+    assert_true(serial.followups > 0);
+    assert_int_equal(par.followups, serial.followups);
+    /* The proof that the threads did race on the same children: the
+     * compare-and-set refused stale writes, and the plugin retried them.
+     * Without a conflict, equal counts would prove nothing about lost
+     * updates (issue 12). */
+    assert_int_equal(serial.conflicts, 0);
+    if (par.conflicts == 0)
+        fail_msg("stress: no compare-and-set conflict in the parallel run: no contention, "
+                 "so nothing here shows that a lost update cannot happen");
     print_message("stress: %d threads, %d notifications + %d racing duplicates, "
-                  "%zu episodes, counts equal to the serial run\n",
-                  STRESS_THREADS, STRESS_N, STRESS_N / 10, par.episodes);
+                  "%zu episodes, %ld compare-and-set conflicts, counts equal to the serial "
+                  "run\n",
+                  STRESS_THREADS, STRESS_N, STRESS_N / 10, par.episodes, par.conflicts);
     for (int i = 0; i < STRESS_N; i++)
         free(msgs[i]);
     free(msgs);
@@ -786,6 +860,21 @@ static void test_logs_hold_no_identifiers(void **state)
     fake_host_deliver(&e.fh, "bad-nhs.xml", badnhs, strlen(badnhs), NULL, &out);
     char *badods = replace(msg, "extension=\"RJE01\"", "extension=\"RJE-01\"");
     fake_host_deliver(&e.fh, "bad-ods.xml", badods, strlen(badods), NULL, &out);
+    /* issue 12: a file name is scrubbed like message text (digits that
+     * could form an NHS number in any grouping, and name-like words), and
+     * the quarantine id in the same line stays whole and usable */
+    fake_host_deliver(&e.fh, "inbox/child-944-930-5552-Patel.xml", badnhs, strlen(badnhs),
+                      NULL, &out);
+    fake_host_deliver(&e.fh, "inbox/9449305552_Sam.xml", "junk", 4, NULL, &out);
+    assert_int_equal(fake_host_log_matches(&e.fh, "944-930-5552|9449305552|Patel|_Sam"), 0);
+    assert_int_equal(fake_host_log_matches(&e.fh, "child-\\*\\*\\*-\\*\\*\\*-5552-P\\*\\*\\*\\*\\.xml"), 1);
+    int qid_whole = 0;
+    for (size_t i = 0; i < e.fh.quarantine.n; i++) {
+        char ere[80];
+        snprintf(ere, sizeof ere, "quarantined as %s$", e.fh.quarantine.v[i].key);
+        qid_whole += fake_host_log_matches(&e.fh, ere);
+    }
+    assert_int_equal(qid_whole, (int)e.fh.quarantine.n);
     assert_true(e.fh.logs.n > 5);
     assert_int_equal(fake_host_log_matches(&e.fh, "[0-9]{10}"), 0);
     assert_int_equal(fake_host_log_matches(&e.fh, "[0-9]{3} [0-9]{3} [0-9]{4}"), 0);
@@ -814,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_switch_5_to_6_closes_legacy_items),
+        cmocka_unit_test(test_refused_config_changes_nothing),
         cmocka_unit_test(test_switch_detected_across_restart),
         cmocka_unit_test(test_flag_changed_between_deliveries),
         cmocka_unit_test(test_fault_every_call_transient),

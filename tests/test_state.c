@@ -24,6 +24,7 @@ static void fill(struct wf_child *c)
     for (size_t i = 0; i < 3; i++) {
         c->hist[i].at = at[i];
         snprintf(c->hist[i].key, sizeof c->hist[i].key, "a%016zx", i + 0xabcdefu);
+        c->hist[i].fr = (int)i; /* 0, 1, 2: the First Response state */
     }
     c->n_ep = 1;
     c->ep = calloc(1, sizeof *c->ep);
@@ -63,6 +64,7 @@ static void test_round_trip(void **state)
     for (size_t i = 0; i < c.n_hist; i++) {
         assert_int_equal(d.hist[i].at, c.hist[i].at);
         assert_string_equal(d.hist[i].key, c.hist[i].key);
+        assert_int_equal(d.hist[i].fr, c.hist[i].fr);
     }
     assert_int_equal(d.n_ep, 1);
     assert_string_equal(d.ep[0].id, c.ep[0].id);
@@ -102,11 +104,32 @@ static void test_reads_format_1(void **state)
     wf_child_free(&d);
 }
 
+/* Format 2 (before the First Response state was kept) reads as fr 0; a
+ * format-3 mark other than 1 or 2 is refused. */
+static void test_reads_format_2_and_fr_marks(void **state)
+{
+    (void)state;
+    const char *v2 = "{\"v\":2,\"hist\":\"1710511320 a1;1710511500 a2\",\"ep\":[]}";
+    struct wf_child d;
+    assert_int_equal(cpis_state_decode(v2, strlen(v2), &d), 0);
+    assert_int_equal(d.n_hist, 2);
+    assert_int_equal(d.hist[0].fr + d.hist[1].fr, 0);
+    wf_child_free(&d);
+    const char *v3 = "{\"v\":3,\"hist\":\"1710511320 a1 2;1710511500 a2\",\"ep\":[]}";
+    assert_int_equal(cpis_state_decode(v3, strlen(v3), &d), 0);
+    assert_int_equal(d.hist[0].fr, 2);
+    assert_int_equal(d.hist[1].fr, 0);
+    wf_child_free(&d);
+    const char *bad = "{\"v\":3,\"hist\":\"1710511320 a1 7\",\"ep\":[]}";
+    assert_int_equal(cpis_state_decode(bad, strlen(bad), &d), -1);
+    wf_child_free(&d);
+}
+
 static void test_refuses_what_it_did_not_write(void **state)
 {
     (void)state;
     const char *bad[] = {
-        "", "[]", "{\"v\":3,\"hist\":\"\",\"ep\":[]}", "{\"v\":2,\"hist\":[],\"ep\":[]}",
+        "", "[]", "{\"v\":4,\"hist\":\"\",\"ep\":[]}", "{\"v\":2,\"hist\":[],\"ep\":[]}",
         "{\"v\":2,\"hist\":\"x a1\",\"ep\":[]}", "{\"v\":2,\"hist\":\"1710511320\",\"ep\":[]}",
         "{\"v\":2,\"hist\":\"1710511320 \",\"ep\":[]}", "{\"v\":2,\"hist\":\"\",\"ep\":{}}",
         "{\"v\":1,\"hist\":[[\"x\",\"a1\"]],\"ep\":[]}", "{\"v\":2,\"hist\":\"\"",
@@ -126,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_empty_child),
         cmocka_unit_test(test_reads_format_1),
+        cmocka_unit_test(test_reads_format_2_and_fr_marks),
         cmocka_unit_test(test_refuses_what_it_did_not_write),
     };
     return cmocka_run_group_tests_name("state", tests, NULL, NULL);

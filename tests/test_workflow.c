@@ -880,15 +880,38 @@ static void test_followup_any_status_and_out_of_order(void **st)
     wf_actions_free(&o);
     wf_child_free(&s);
 
-    /* out of order: latest first; an earlier access does not count later ones */
+    /* out of order: latest first.  An earlier access does not count later
+     * ones for ITS flag, but it is counted again for the later ones whose
+     * window it falls in (issue 12): a[1] completes a[2]'s count, and the
+     * alerts of a[2] are raised. */
     decide(&p, &cl, &a[2], &s, &o);
     check_fr_only(&o, &a[2], "C-0999", 0);
     wf_actions_free(&o);
     decide(&p, &cl, &a[0], &s, &o);
     check_fr_only(&o, &a[0], "C-0999", 0);
+    assert_int_equal(o.n_raised, 0); /* a[2] sees 2 of 3 */
     wf_actions_free(&o);
     decide(&p, &cl, &a[1], &s, &o);
-    check_fr_only(&o, &a[1], "C-0999", 0); /* a[0] and a[1]: 2 < 3 */
+    assert_int_equal(o.n_raised, 1);
+    assert_int_equal(o.n, 5);
+    char id[96];
+    cat(id, sizeof id, a[1].key, "/fr/1");
+    assert_int_equal(find(&o, id)->followup, 0); /* a[0] and a[1]: 2 < 3 */
+    for (int k = 0; k < 2; k++) {
+        cat(id, sizeof id, a[2].key, k == 0 ? "/fr/1" : "/fr/2");
+        const struct wf_action *x = find(&o, id);
+        assert_non_null(x);
+        assert_int_equal(x->raise, 1);
+        assert_int_equal(x->followup, 1);
+        assert_string_equal(x->access_key, a[2].key);
+        assert_string_equal(x->notification_id, "");
+        assert_non_null(strstr(x->body, "FOLLOW UP: a notification that arrived later"));
+    }
+    wf_actions_free(&o);
+    /* a re-delivery of a[1] re-emits the raise (idempotent at the host) */
+    decide(&p, &cl, &a[1], &s, &o);
+    assert_int_equal(o.new_access, 0);
+    assert_int_equal(o.n, 5);
     wf_actions_free(&o);
     /* hist is sorted by time whatever the arrival order */
     assert_int_equal(s.n_hist, 3);
@@ -901,6 +924,148 @@ static void test_followup_any_status_and_out_of_order(void **st)
     check_fr_only(&o, &a[2], "C-0999", 1);
     wf_actions_free(&o);
     wf_child_free(&s);
+}
+
+/* ---- the follow-up rule does not depend on arrival order (issue 12) ---------- */
+
+/* The follow-up flags of a set of accesses decided in the order perm[],
+ * as the host would end up holding them: each access's own alert flag,
+ * raised (never lowered) by any later raise action naming it.  flags[i]
+ * is for acc[i]. */
+static void flags_in_order(const struct wf_policy *p, const struct cpis_case *c,
+                           const struct wf_access *acc, const size_t *perm, size_t n,
+                           int *flags)
+{
+    struct wf_child s = {0};
+    for (size_t i = 0; i < n; i++)
+        flags[i] = -1;
+    for (size_t k = 0; k < n; k++) {
+        struct wf_actions o;
+        decide(p, c, &acc[perm[k]], &s, &o);
+        for (size_t j = 0; j < o.n; j++) {
+            const struct wf_action *x = &o.v[j];
+            if (x->kind != WF_ACT_ITEM || x->item_kind != CPIS_ITEM_FIRST_RESPONSE_ALERT)
+                continue;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(x->access_key, acc[i].key) == 0) {
+                    if (x->raise)
+                        assert_int_not_equal(flags[i], -1); /* raised only once created */
+                    if (x->followup || flags[i] < 0)
+                        flags[i] = x->followup;
+                }
+        }
+        wf_actions_free(&o);
+    }
+    wf_child_free(&s);
+}
+
+/* What the rule says for the whole set: acc[i] is a follow-up when at
+ * least threshold_count accesses are in [at - days, at]. */
+static int rule_for_set(const struct wf_policy *p, const struct wf_access *acc, size_t n,
+                        size_t i)
+{
+    int64_t w = (int64_t)p->threshold_days * 86400;
+    int count = 0;
+    for (size_t j = 0; j < n; j++)
+        if (acc[j].at <= acc[i].at && acc[i].at - acc[j].at <= w)
+            count++;
+    return count >= p->threshold_count;
+}
+
+static int next_perm(size_t *a, size_t n)
+{
+    if (n < 2)
+        return 0;
+    size_t i = n - 1;
+    while (i > 0 && a[i - 1] >= a[i])
+        i--;
+    if (i == 0)
+        return 0;
+    size_t j = n - 1;
+    while (a[j] <= a[i - 1])
+        j--;
+    size_t t = a[i - 1];
+    a[i - 1] = a[j];
+    a[j] = t;
+    for (size_t l = i, r = n - 1; l < r; l++, r--) {
+        t = a[l];
+        a[l] = a[r];
+        a[r] = t;
+    }
+    return 1;
+}
+
+/* Every one of the 720 orders of six accesses (three inside 183 days, one
+ * far earlier, two at the edges of the window, one tie) gives the same
+ * flags, and they are the rule's for the whole set. */
+static void test_followup_every_permutation(void **st)
+{
+    (void)st;
+    struct wf_policy p = v5();
+    struct cpis_case cl = closed_case();
+    int64_t d = 86400, t0 = utc(2024, 1, 10, 8, 0);
+    const int64_t at[6] = {t0, t0 + 200 * d, t0 + 210 * d, t0 + 210 * d,
+                           t0 + 200 * d + 183 * d, t0 + 200 * d + 184 * d};
+    struct wf_access acc[6];
+    for (size_t i = 0; i < 6; i++) {
+        char author[16];
+        snprintf(author, sizeof author, "p%zu", i);
+        acc[i] = mk((struct spec){.at = at[i], .author = author});
+    }
+    int want[6], any = 0;
+    for (size_t i = 0; i < 6; i++) {
+        want[i] = rule_for_set(&p, acc, 6, i);
+        any += want[i];
+    }
+    assert_true(any > 0 && any < 6); /* the set has flagged and unflagged ones */
+    size_t perm[6] = {0, 1, 2, 3, 4, 5};
+    size_t orders = 0;
+    do {
+        int got[6];
+        flags_in_order(&p, &cl, acc, perm, 6, got);
+        for (size_t i = 0; i < 6; i++)
+            if (got[i] != want[i])
+                fail_msg("order %zu %zu %zu %zu %zu %zu: access %zu flag %d, the rule says %d",
+                         perm[0], perm[1], perm[2], perm[3], perm[4], perm[5], i, got[i],
+                         want[i]);
+        orders++;
+    } while (next_perm(perm, 6));
+    assert_int_equal(orders, 720);
+}
+
+/* Another threshold and a bigger set, every order of 7 accesses:
+ * threshold 2 in 30 days, the set spanning 60 days (nothing is pruned, so
+ * even an access arriving 60 days late is exact). */
+static void test_followup_permutations_other_threshold(void **st)
+{
+    (void)st;
+    struct wf_policy p = v5();
+    p.threshold_count = 2;
+    p.threshold_days = 30;
+    struct cpis_case unk = closed_case();
+    unk.status = CPIS_CASE_UNKNOWN;
+    int64_t d = 86400, t0 = utc(2024, 5, 1, 0, 0);
+    const int64_t at[7] = {t0, t0 + 30 * d, t0 + 30 * d + 60, t0 + 31 * d, t0 + 45 * d,
+                           t0 + 59 * d, t0 + 60 * d};
+    struct wf_access acc[7];
+    for (size_t i = 0; i < 7; i++) {
+        char author[16];
+        snprintf(author, sizeof author, "q%zu", i);
+        acc[i] = mk((struct spec){.at = at[i], .author = author});
+    }
+    size_t perm[7] = {0, 1, 2, 3, 4, 5, 6};
+    int first[7];
+    flags_in_order(&p, &unk, acc, perm, 7, first);
+    for (size_t i = 0; i < 7; i++)
+        assert_int_equal(first[i], rule_for_set(&p, acc, 7, i));
+    size_t orders = 0;
+    do {
+        int got[7];
+        flags_in_order(&p, &unk, acc, perm, 7, got);
+        assert_memory_equal(got, first, sizeof got);
+        orders++;
+    } while (next_perm(perm, 7));
+    assert_int_equal(orders, 5040);
 }
 
 /* ---- episode boundaries -------------------------------------------------------- */
@@ -1224,8 +1389,8 @@ static void test_pruning_bounded(void **st)
     struct cpis_case c = closed_case();
     int64_t t0 = utc(2015, 1, 1, 0, 0);
     const int64_t step = 6 * 3600; /* every 6 hours: 10 000 over ~6.8 years */
-    const size_t max_hist = 183 * 4 + 1;  /* threshold_days dominates */
-    const size_t max_ep = 183 / 3 + 3;    /* episodes capped at 3 days */
+    const size_t max_hist = 366 * 4 + 1;  /* 2 * threshold_days dominates */
+    const size_t max_ep = 366 / 3 + 3;    /* episodes capped at 3 days */
     struct wf_child s = {0};
     size_t new_eps = 0;
     for (int i = 0; i < 10000; i++) {
@@ -1252,11 +1417,11 @@ static void test_pruning_bounded(void **st)
     }
     assert_int_equal(s.n_hist, max_hist);
     int64_t newest = s.hist[s.n_hist - 1].at;
-    assert_true(s.hist[0].at >= newest - 183LL * 86400);
+    assert_true(s.hist[0].at >= newest - 366LL * 86400);
     for (size_t i = 1; i < s.n_hist; i++)
         assert_true(s.hist[i - 1].at < s.hist[i].at);
     for (size_t i = 0; i < s.n_ep; i++) {
-        assert_true(s.ep[i].last >= newest - 183LL * 86400);
+        assert_true(s.ep[i].last >= newest - 366LL * 86400);
         assert_true(s.ep[i].last - s.ep[i].first <= 4320LL * 60);
     }
     /* every 6 h with a 12 h window: episodes close by the 3-day span only */
@@ -1420,6 +1585,8 @@ int main(void)
         cmocka_unit_test(test_cascade_v6),
         cmocka_unit_test(test_followup_boundary),
         cmocka_unit_test(test_followup_any_status_and_out_of_order),
+        cmocka_unit_test(test_followup_every_permutation),
+        cmocka_unit_test(test_followup_permutations_other_threshold),
         cmocka_unit_test(test_episode_window),
         cmocka_unit_test(test_episode_max_span),
         cmocka_unit_test(test_episode_bridge_joins_closest),

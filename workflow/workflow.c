@@ -30,24 +30,53 @@
  *   episodes.  Episodes are tracked for every case status while the flag is
  *   on, so the episodes count does not depend on case status.
  *
- * - State bound: after each new access, history entries with an access time
- *   before  newest - H  are dropped, and episodes whose last access is before
- *   newest - H, where
- *       H = max(threshold_days days, 2 * max_span, window)
- *   and newest is the latest access time seen.  threshold_days keeps the
- *   follow-up rule exact for accesses arriving in time order; 2 * max_span
+ * - State bound: after each new access, when the history holds more than
+ *   WF_HIST_KEEP (1024) accesses, its entries with an access time before
+ *   newest - H  are dropped (oldest first, down to WF_HIST_KEEP), and
+ *   episodes whose last access is before  newest - H  always, where
+ *       H = max(2 * threshold_days days, 2 * max_span, window)
+ *   and newest is the latest access time seen.  2 * threshold_days keeps
+ *   the follow-up rule exact for any access arriving at most threshold_days
+ *   behind the newest (its own window, and the windows of the accesses it
+ *   is re-counted for, reach back at most 2 * threshold_days); 2 * max_span
  *   keeps every episode an in-order access could still join or that a
  *   re-delivery may still name; window is added (the brief asked for the
  *   first two) so that an episode still within joining distance of the newest
  *   access is never dropped when window > 2 * max_span.  The access being
  *   decided (and its episode) is never dropped, even when it is older than
- *   the bound.  So the state holds at most the accesses of the last H of
- *   access time (plus that one), whatever the total number of accesses.
- *   Consequences, by design: an access arriving later than H behind the
- *   newest is counted for the follow-up rule only against what is kept, and
+ *   the bound.  So the history holds at most max(WF_HIST_KEEP, the accesses
+ *   of the last H of access time) entries (plus that one), and the episodes
+ *   those of the last H, whatever the total number of accesses.
+ *   Consequences, by design: once a child has more than WF_HIST_KEEP
+ *   accesses, one arriving later than H behind the newest is counted for
+ *   the follow-up rule only against what is kept, and
  *   a re-delivery of an access already pruned is decided again as new (the
  *   host's item ids and the plugin's notification-id dedupe still stop
  *   duplicates of items and records).
+ *
+ * - Follow-up rule (legacy, First Response; docs/follow-up-rule.md): an
+ *   access X on a closed or unknown case is a follow-up when at least
+ *   threshold_count accesses of the child, X included, have an access time
+ *   in [X.at - threshold_days days, X.at].  That is a property of the SET of
+ *   accesses, not of their arrival order: when a new access A arrives, its
+ *   own flag counts what the history holds, and every access X already in
+ *   the history whose window A falls in (A.at <= X.at <= A.at + days) and
+ *   whose alerts are not flagged yet (fr 1) is counted again; if X now
+ *   reaches the threshold, its fr becomes 2 and two "raise" actions are
+ *   emitted (the same item ids as X's alerts, followup 1): the host raises
+ *   the flag on the alerts it keeps.  Flags only ever go up (an access is
+ *   never removed), so whatever the order, and however many nodes decide
+ *   (each decision is one compare-and-set of the child's state), the flags
+ *   end as the rule says for the whole set.  A re-delivery of A re-emits
+ *   the raises of every flagged X in A's forward window (idempotent at the
+ *   host), so a failure between the state write and the host calls is
+ *   completed.  Bound: only accesses still in the history (the state bound
+ *   above) are counted or raised.  The history keeps every access of a
+ *   child up to WF_HIST_KEEP (1024) of them, so up to there the flags are
+ *   exact whatever the order; beyond, they are exact for every access that
+ *   arrives at most threshold_days behind the child's newest, and one that
+ *   arrives later still is counted against what is kept.  State written
+ *   before this rule (no fr recorded) reads as fr 0: never raised.
  *
  * - Idempotency: an access is "already seen" when its key is in the history
  *   or in an episode.  Then the state is left exactly as it is and the
@@ -320,7 +349,10 @@ static void sort_episodes(struct wf_child *s)
 
 static int64_t horizon(const struct wf_policy *p)
 {
-    int64_t h = (int64_t)p->threshold_days * 86400;
+    /* twice threshold_days: a late access re-counts the accesses whose
+     * window it falls in (up to threshold_days after it), and their windows
+     * reach threshold_days further back (the follow-up rule above) */
+    int64_t h = 2 * (int64_t)p->threshold_days * 86400;
     int64_t s2 = 2 * (int64_t)p->max_span_minutes * 60;
     int64_t w = (int64_t)p->window_minutes * 60;
     if (s2 > h)
@@ -341,10 +373,15 @@ static void prune(const struct wf_policy *p, struct wf_child *s,
             newest = s->ep[i].last;
     int64_t cutoff = newest - horizon(p);
 
+    /* The history is sorted by time: drop from the oldest, only beyond
+     * WF_HIST_KEEP entries, only what is older than the cutoff. */
+    size_t excess = s->n_hist > WF_HIST_KEEP ? s->n_hist - WF_HIST_KEEP : 0;
     size_t w = 0;
     for (size_t i = 0; i < s->n_hist; i++)
-        if (s->hist[i].at >= cutoff || strcmp(s->hist[i].key, keep_key) == 0)
+        if (excess == 0 || s->hist[i].at >= cutoff || strcmp(s->hist[i].key, keep_key) == 0)
             s->hist[w++] = s->hist[i];
+        else
+            excess--;
     s->n_hist = w;
 
     w = 0;
@@ -557,6 +594,58 @@ static int build_actions(const struct wf_policy *p, const struct cpis_case *c,
     return 0;
 }
 
+/* ---- the follow-up rule, re-evaluated ------------------------------------------- */
+
+/* Two actions raising the follow-up flag of the First Response alerts of
+ * the earlier access h (n accesses in its window now). */
+static int push_raise(const struct wf_policy *p, const struct cpis_case *c,
+                      const struct wf_hist *h, const struct wf_access *late, int n,
+                      struct wf_actions *out)
+{
+    char when[WF_TIME_MAX], late_when[WF_TIME_MAX];
+    wf_format_time(h->at, when);
+    wf_format_time(late->at, late_when);
+    for (int k = 0; k < 2; k++) {
+        struct wf_action *x = push(out, WF_ACT_ITEM);
+        if (!x)
+            return -1;
+        x->item_kind = CPIS_ITEM_FIRST_RESPONSE_ALERT;
+        x->raise = 1;
+        x->followup = 1;
+        cat2(x->case_id, sizeof x->case_id, c->case_id, "");
+        cat2(x->access_key, sizeof x->access_key, h->key, "");
+        x->at = h->at;
+        cat2(x->id, sizeof x->id, h->key, k == 0 ? "/fr/1" : "/fr/2");
+        cat2(x->recipient, sizeof x->recipient,
+             k == 0 ? nz(p->first_response_inbox, "first_response")
+                    : nz(p->first_response_duty, "first_response"),
+             "");
+        char buf[512];
+        snprintf(buf, sizeof buf, "FOLLOW UP: CP-IS views of case %s reached %d by %s",
+                 c->case_id[0] ? c->case_id : "(no case)", n, when);
+        x->title = dupstr(buf);
+        snprintf(buf, sizeof buf,
+                 "FOLLOW UP: a notification that arrived later (the view of %s) brings "
+                 "this child's CP-IS flag views to %d in the %d days up to the view of "
+                 "%s (rule: %d or more). Investigate the notification of %s: its alert "
+                 "follows.\n\n",
+                 late_when, n, p->threshold_days, when, p->threshold_count, when);
+        x->body = dupstr(buf);
+        if (!x->title || !x->body)
+            return -1;
+    }
+    return 0;
+}
+
+/* 1 when h is an earlier-decided access whose follow-up window holds a
+ * (a.at <= h.at <= a.at + threshold_days days), h not a itself. */
+static int in_forward_window(const struct wf_policy *p, const struct wf_hist *h,
+                             const struct wf_access *a)
+{
+    int64_t w = (int64_t)p->threshold_days * 86400;
+    return strcmp(h->key, a->key) != 0 && h->at >= a->at && h->at - a->at <= w;
+}
+
 /* ---- deciding ------------------------------------------------------------- */
 
 int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
@@ -577,6 +666,18 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
         if (build_actions(p, c, nhs_display, a, ep, followup, n_fu, out) < 0) {
             wf_actions_free(out);
             return -1;
+        }
+        /* the raises this access made, again (idempotent at the host) */
+        for (size_t i = 0; i < state->n_hist; i++) {
+            const struct wf_hist *h = &state->hist[i];
+            if (h->fr != 2 || !p->first_response_routing || !in_forward_window(p, h, a))
+                continue;
+            int n = followup_count(state, h->key, h->at, p->threshold_days);
+            if (n >= p->threshold_count &&
+                push_raise(p, c, h, a, n, out) < 0) {
+                wf_actions_free(out);
+                return -1;
+            }
         }
         out->new_access = 0;
         out->new_episode = 0;
@@ -621,6 +722,23 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
         wf_actions_free(out);
         return -1;
     }
+    /* The follow-up rule, re-evaluated for the earlier accesses whose window
+     * this one falls in: their counts with this access included. */
+    size_t n_raised = 0;
+    for (size_t i = 0; i < state->n_hist; i++) {
+        const struct wf_hist *h = &state->hist[i];
+        if (h->fr != 1 || !p->first_response_routing || !in_forward_window(p, h, a))
+            continue;
+        int n = followup_count(state, h->key, h->at, p->threshold_days) + 1;
+        if (n < p->threshold_count)
+            continue;
+        if (push_raise(p, c, h, a, n, out) < 0) {
+            free(tmp.acc);
+            wf_actions_free(out);
+            return -1;
+        }
+        n_raised++;
+    }
 
     /* Commit: nothing below can fail. */
     size_t k = state->n_hist;
@@ -631,7 +749,18 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
     }
     state->hist[k].at = a->at;
     cat2(state->hist[k].key, sizeof state->hist[k].key, a->key, "");
+    state->hist[k].fr = p->first_response_routing && c->status != CPIS_CASE_OPEN
+                            ? (followup ? 2 : 1)
+                            : 0;
     state->n_hist++;
+    /* the raised ones are flagged now (the same selection as above) */
+    for (size_t i = 0; n_raised > 0 && i < state->n_hist; i++)
+        for (size_t j = 0; j < out->n; j++)
+            if (out->v[j].raise &&
+                strcmp(out->v[j].access_key, state->hist[i].key) == 0) {
+                state->hist[i].fr = 2;
+                break;
+            }
 
     if (p->episodes) {
         if (join >= 0) {
@@ -651,6 +780,7 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
 
     out->new_access = 1;
     out->new_episode = new_ep;
+    out->n_raised = n_raised;
     return 0;
 }
 

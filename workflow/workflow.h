@@ -34,6 +34,10 @@ struct wf_policy {
 };
 
 #define WF_KEY_MAX 24
+/* The history (struct wf_child) keeps every access up to this many; beyond,
+ * accesses older than the rule horizon are dropped (workflow.c, "State
+ * bound"). */
+#define WF_HIST_KEEP 1024
 #define WF_STR_MAX 256
 
 /* One access as the workflow sees it: parsed, validated and enriched. */
@@ -69,7 +73,12 @@ struct wf_episode {
     struct wf_access *acc;
 };
 
-struct wf_hist { int64_t at; char key[WF_KEY_MAX]; };
+/* One access in the history.  fr: whether it gave First Response alerts
+ * and with which flag - 0 none (open case, or routing off), 1 alerts
+ * without the follow-up flag, 2 alerts with it.  A late arrival that
+ * brings an access with fr 1 to the threshold raises it to 2 (see
+ * "Follow-up rule" at the top of workflow.c). */
+struct wf_hist { int64_t at; char key[WF_KEY_MAX]; int fr; };
 
 /* Everything the workflow remembers about one child. */
 struct wf_child {
@@ -100,6 +109,11 @@ struct wf_action {
     char notification_id[128];
     char access_key[WF_KEY_MAX];
     int followup;                /* FR alert: the follow-up rule is met */
+    int raise;                   /* FR alert of an EARLIER access whose
+                                    follow-up flag this access raises: same
+                                    item id as that alert, followup 1, no
+                                    notification id (the host raises the
+                                    kept item's flag, cpis/plugin.h) */
     uint32_t revision;           /* landing / case note */
     int64_t at;                  /* access time (latest for an episode) */
     char *title;                 /* malloc'd */
@@ -120,6 +134,8 @@ struct wf_actions {
     struct wf_action *v;
     int new_access;              /* 1 when the access was not in the state */
     int new_episode;             /* 1 when the access opened an episode */
+    size_t n_raised;             /* earlier accesses whose follow-up flag
+                                    this decision raised (2 actions each) */
 };
 
 void wf_actions_free(struct wf_actions *a);

@@ -147,7 +147,17 @@ enum cpis_item_kind {
 
 /* A work item (task activity, First Response alert, data-quality item).
  * item_id is the idempotency key: a host given the same item_id twice keeps
- * one item and returns CPIS_OK. */
+ * one item and returns CPIS_OK.  Two exceptions, for First Response alerts
+ * and the legacy follow-up rule (an access arriving late can bring earlier
+ * accesses to the threshold; the plugin then sends their alerts again with
+ * followup 1 and no notification id, a "raise"):
+ *   - the kept item has followup 0 and the new one 1: the host sets the
+ *     kept item's followup to 1, takes the new subject and puts the new
+ *     body above the kept one;
+ *   - the kept item has no notification id (it was created by a raise that
+ *     reached the host first) and the new one has: the host takes the new
+ *     notification id and puts the new body below the kept one.
+ * Otherwise the second is a no-op.  The follow-up flag never goes down. */
 struct cpis_item {
     uint32_t struct_size;
     uint32_t kind;               /* enum cpis_item_kind */

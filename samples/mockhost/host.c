@@ -12,6 +12,7 @@
  * line" (for `deliver`); an idempotent repeat prints nothing.
  */
 #include "host.h"
+#include "scrub.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -276,8 +277,11 @@ static int mh_create_item(void *ctx, const struct cpis_item *item)
             extra = cJSON_CreateObject();
             cJSON_AddBoolToObject(extra, "followup", item->followup != 0);
         }
-        emit_action(h, kinds[item->kind], item->case_id, item->recipient,
-                    item->notification_id, item->item_id, extra);
+        /* a kept alert raised to a follow-up (or completed) has its own
+         * action line, so a new alert is never counted twice */
+        emit_action(h, changed == 2 ? "first_response_followup_raised" : kinds[item->kind],
+                    item->case_id, item->recipient, item->notification_id, item->item_id,
+                    extra);
     }
     return rc;
 }
@@ -446,8 +450,15 @@ void host_fill_api(struct mock_host *h, struct cpis_host_api *api)
     api->close_items = (h->omit & HOST_OMIT_CLOSE_ITEMS) ? NULL : mh_close_items;
 }
 
+const char *host_file_label(const char *path, char *buf, size_t cap)
+{
+    cpis_scrub_file_name(path != NULL ? path : "", buf, cap);
+    return buf;
+}
+
 void host_print_file_error(const char *file, const char *err)
 {
+    file = FILE_LABEL(file);
     const char *p = err ? err : "";
     int printed = 0;
     while (*p) {

@@ -86,4 +86,12 @@ const char *host_message_error_name(uint32_t error);
  * list every problem, one per line). */
 void host_print_file_error(const char *file, const char *err);
 
+/* A file name as the mock host's error lines show it: NHS-number digits
+ * and name-like words masked as the plugin masks its log lines
+ * (plugin/scrub.h), e.g. child-944-930-5552-Patel.xml ->
+ * child-***-***-5552-P****.xml.  FILE_LABEL(path) uses a compound literal
+ * that lives until the end of the enclosing block (the fprintf call). */
+const char *host_file_label(const char *path, char *buf, size_t cap);
+#define FILE_LABEL(path) host_file_label((path), (char[512]){0}, 512)
+
 #endif /* MOCKHOST_HOST_H */

@@ -494,7 +494,7 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
      * The mock host delivers from this one thread. */
     if (store_delivery_begin(h->store) != CPIS_OK)
         fprintf(stderr, "%s: %s: store busy; delivering without a transaction\n",
-                PROG, ev->source_name);
+                PROG, FILE_LABEL(ev->source_name));
     h->current_source = ev->source_name;
     for (int attempt = 0; attempt <= MAX_RETRIES; attempt++) {
         memset(&out, 0, sizeof out);
@@ -504,7 +504,7 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
             break;
         if (attempt < MAX_RETRIES)
             fprintf(stderr, "%s: %s: retry_later (%s); delivering again (%d of %d)\n",
-                    PROG, ev->source_name, out.detail[0] ? out.detail : "no detail",
+                    PROG, FILE_LABEL(ev->source_name), out.detail[0] ? out.detail : "no detail",
                     attempt + 1, MAX_RETRIES);
     }
     h->current_source = NULL;
@@ -520,10 +520,10 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
                            out.notification_id, out.accesses, error, out.detail,
                            host_now_ms(h)) != CPIS_OK)
         fprintf(stderr, "%s: %s: could not record the delivery in the store\n",
-                PROG, ev->source_name);
+                PROG, FILE_LABEL(ev->source_name));
     if (store_delivery_end(h->store) != CPIS_OK) {
         fprintf(stderr, "%s: %s: could not commit the delivery to the store\n",
-                PROG, ev->source_name);
+                PROG, FILE_LABEL(ev->source_name));
         if (status == CPIS_OK || status == CPIS_DUPLICATE)
             status = CPIS_ERR_HOST;
     }
@@ -542,16 +542,16 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
         break;
     }
     case CPIS_REJECTED:
-        fprintf(stderr, "%s: %s: rejected: %s%s%s\n", PROG, ev->source_name,
+        fprintf(stderr, "%s: %s: rejected: %s%s%s\n", PROG, FILE_LABEL(ev->source_name),
                 error, out.detail[0] ? ": " : "", out.detail);
         break;
     case CPIS_ERR_RETRY:
         fprintf(stderr, "%s: %s: failed: still retry_later after %d retries%s%s\n",
-                PROG, ev->source_name, MAX_RETRIES, out.detail[0] ? ": " : "",
+                PROG, FILE_LABEL(ev->source_name), MAX_RETRIES, out.detail[0] ? ": " : "",
                 out.detail);
         break;
     default:
-        fprintf(stderr, "%s: %s: failed: %s%s%s\n", PROG, ev->source_name,
+        fprintf(stderr, "%s: %s: failed: %s%s%s\n", PROG, FILE_LABEL(ev->source_name),
                 host_status_name(status), out.detail[0] ? ": " : "", out.detail);
         break;
     }
@@ -566,7 +566,7 @@ static int deliver_input(struct session *s, const struct input *in)
     char err[512];
     struct mock_host *h = &s->host;
     if (in->error != NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, in->path, in->error);
+        fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), in->error);
         store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
                            in->error, host_now_ms(h));
         return 0;
@@ -575,7 +575,7 @@ static int deliver_input(struct session *s, const struct input *in)
     memset(&ctl, 0, sizeof ctl);
     if (in->ctl_path != NULL &&
         mesh_read_control(in->ctl_path, &ctl, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, in->ctl_path, err);
+        fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->ctl_path), err);
         store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
                            err, host_now_ms(h));
         return 0;
@@ -583,7 +583,7 @@ static int deliver_input(struct session *s, const struct input *in)
     size_t len = 0;
     uint8_t *payload = read_file(in->path, MAX_INPUT_BYTES, &len, err, sizeof err);
     if (payload == NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, in->path, err);
+        fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), err);
         store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
                            err, host_now_ms(h));
         return 0;
@@ -717,7 +717,7 @@ static int parse_one(struct session *s, const struct cpis_event *ev)
         if (n > 0 && buf[n - 1] != '\n')
             fputc('\n', stdout);
     } else {
-        fprintf(stderr, "%s: %s: parse failed: %s\n", PROG, ev->source_name,
+        fprintf(stderr, "%s: %s: parse failed: %s\n", PROG, FILE_LABEL(ev->source_name),
                 host_status_name(rc));
     }
     free(buf);
@@ -749,13 +749,13 @@ static int cmd_parse(struct options *o)
         size_t len = 0;
         uint8_t *payload = NULL;
         if (in->error != NULL) {
-            fprintf(stderr, "%s: %s: %s\n", PROG, in->path, in->error);
+            fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), in->error);
             all_ok = 0;
             continue;
         }
         payload = read_file(in->path, MAX_INPUT_BYTES, &len, err, sizeof err);
         if (payload == NULL) {
-            fprintf(stderr, "%s: %s: %s\n", PROG, in->path, err);
+            fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), err);
             all_ok = 0;
             continue;
         }

@@ -34,10 +34,14 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -50,6 +54,7 @@ enum stmt_id {
     S_RELEASE,
     S_ROLLBACK_TO,
     S_ITEM_INSERT,
+    S_ITEM_RAISE,
     S_ITEMS_CLOSE,
     S_CLOSURE_INSERT,
     S_LANDING_UPSERT,
@@ -95,6 +100,16 @@ static const char *const STMT_SQL[S_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_ITEMS_CLOSE] = "UPDATE items SET status = 'closed', closed_reason = ?1"
                       " WHERE kind = ?2 AND status = 'open'",
+    /* ?2 = the new followup, ?3 subject, ?4 body, ?5 notification id; the
+     * right-hand sides all read the kept row */
+    [S_ITEM_RAISE] =
+        "UPDATE items SET followup = MAX(followup, ?2),"
+        " subject = CASE WHEN ?2 > followup THEN ?3 ELSE subject END,"
+        " body = CASE WHEN ?2 > followup THEN ?4 || body ELSE body || ?4 END,"
+        " notification_id = CASE WHEN notification_id = '' THEN ?5"
+        "  ELSE notification_id END"
+        " WHERE item_id = ?1 AND kind = 2"
+        " AND (?2 > followup OR (notification_id = '' AND ?5 <> ''))",
     [S_CLOSURE_INSERT] = "INSERT INTO closures (kind, reason, closed, closed_at)"
                          " VALUES (?1, ?2, ?3, ?4)",
     [S_LANDING_UPSERT] = UPSERT_SQL("landing"),
@@ -341,6 +356,25 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
      * 10 000 notifications, ~400 us at 100 000. */
     if (path == NULL || strcmp(path, ":memory:") == 0)
         path = "file:cpis-mockhost-store?vfs=memdb";
+    /* The store holds NHS numbers, children's names and whole message
+     * payloads: the file is the owner's only (0600), whatever the umask.
+     * SQLite gives its -wal and -shm files the mode of the database file.
+     * The file is created here, not by SQLite (which would use 0644), and
+     * an existing store that others can read is narrowed to 0600. */
+    if (is_file_db(path) && strncmp(path, "file:", 5) != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+            ((sb.st_mode & 077) != 0 && fchmod(fd, 0600) != 0)) {
+            snprintf(err, err_cap, "cannot create the store owner-only (0600): %s",
+                     fd < 0 ? strerror(errno) : "not a regular file, or chmod refused");
+            if (fd >= 0)
+                close(fd);
+            store_close(st);
+            return NULL;
+        }
+        close(fd);
+    }
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, err_cap, "cannot open the store: %s",
                  st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
@@ -455,6 +489,20 @@ int store_create_item(struct store *st, const struct cpis_item *item,
         sqlite3_bind_int64(stmt, 10, item->occurred_at);
         rc = step_status(st, sqlite3_step(stmt));
         *changed = rc == CPIS_OK && sqlite3_changes(st->db) > 0;
+        stmt_done(stmt);
+    }
+    /* Kept already: the follow-up raise, or the completion of an item a
+     * raise created (cpis/plugin.h, struct cpis_item). */
+    stmt = rc == CPIS_OK && !*changed ? stmt_get(st, S_ITEM_RAISE) : NULL;
+    if (stmt != NULL) {
+        bind_text(stmt, 1, item->item_id);
+        sqlite3_bind_int64(stmt, 2, item->followup != 0);
+        bind_text(stmt, 3, item->subject);
+        bind_text(stmt, 4, item->body);
+        bind_text(stmt, 5, item->notification_id);
+        rc = step_status(st, sqlite3_step(stmt));
+        if (rc == CPIS_OK && sqlite3_changes(st->db) > 0)
+            *changed = 2;
         stmt_done(stmt);
     }
     pthread_mutex_unlock(&st->lock);
@@ -683,6 +731,32 @@ int store_add_delivery(struct store *st, const char *source_name,
     return rc;
 }
 
+/* Each message's current state, for the summary (issue 12: the summary
+ * counts messages, the deliveries table keeps the events).
+ *
+ * A message is what one delivery names: its source (file) name and its
+ * transport (MESH) id.  The same file delivered again - a second replay,
+ * another node, a redelivery from quarantine - is the same message; a MESH
+ * resend under a new id, or a copy under another name, is another message
+ * (which the plugin then judges a duplicate by its notification id).
+ *
+ * Its state: 'ok' once any delivery of it was accepted (a later delivery
+ * of an accepted message reports "duplicate" but does not make it one);
+ * otherwise the status of its latest delivery (seq order), so a message
+ * rejected on five replays is one rejected message, and a failure that a
+ * later delivery cured is no longer a failure.
+ *
+ * For another host's store (issue 16, PostgreSQL): the same definition,
+ * e.g. DISTINCT ON (source_name, transport_id) ... ORDER BY seq DESC plus
+ * bool_or(status = 'ok') over the same partition. */
+#define MESSAGE_STATES                                                          \
+    "WITH m AS (SELECT CASE WHEN ever_ok THEN 'ok' ELSE status END AS state"   \
+    " FROM (SELECT status,"                                                     \
+    " MAX(status = 'ok') OVER (PARTITION BY source_name, transport_id)"         \
+    "  AS ever_ok,"                                                             \
+    " ROW_NUMBER() OVER (PARTITION BY source_name, transport_id"                \
+    "  ORDER BY seq DESC) AS rn FROM deliveries) WHERE rn = 1) "
+
 int store_summary(struct store *st, struct store_summary *out)
 {
     /* Each summary key and the query that computes it from the tables. */
@@ -707,14 +781,17 @@ int store_summary(struct store *st, struct store_summary *out)
          "SELECT COALESCE(SUM(a), 0) FROM (SELECT MAX(accesses) AS a"
          " FROM deliveries WHERE status = 'ok' AND COALESCE(kind, '') <> 'ignored'"
          " GROUP BY notification_id)"},
+        /* duplicates, rejected, failed: MESSAGES by their current state
+         * (MESSAGE_STATES above), not delivery events */
         {&out->duplicates,
-         "SELECT COUNT(*) FROM deliveries WHERE status = 'duplicate'"},
+         MESSAGE_STATES "SELECT COUNT(*) FROM m WHERE state = 'duplicate'"},
         {&out->rejected,
-         "SELECT COUNT(*) FROM deliveries WHERE status = 'rejected'"},
-        /* events the plugin neither handled nor quarantined (host failure,
-         * retries exhausted, internal error) */
+         MESSAGE_STATES "SELECT COUNT(*) FROM m WHERE state = 'rejected'"},
+        /* messages the plugin neither handled nor quarantined on their
+         * latest delivery (host failure, retries exhausted, internal error,
+         * unreadable input); a later delivery that succeeds takes them off */
         {&out->failed,
-         "SELECT COUNT(*) FROM deliveries WHERE status NOT IN"
+         MESSAGE_STATES "SELECT COUNT(*) FROM m WHERE state NOT IN"
          " ('ok', 'duplicate', 'rejected')"},
         {&out->activities, "SELECT COUNT(*) FROM items WHERE kind = 1"},
         {&out->first_response_alerts,

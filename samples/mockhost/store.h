@@ -111,7 +111,10 @@ int store_delivery_end(struct store *st);
 
 /* ---- what the plugin writes through the host table ---- */
 
-/* Insert-or-ignore on item_id.  *changed = 1 when a new item was created. */
+/* Insert-or-ignore on item_id, but for a First Response alert's follow-up
+ * raise and the completion of an item a raise created (cpis/plugin.h,
+ * struct cpis_item).  *changed = 1 when a new item was created, 2 when a
+ * kept one was raised or completed, 0 when nothing changed. */
 int store_create_item(struct store *st, const struct cpis_item *item,
                       int *changed);
 

@@ -165,6 +165,39 @@ static int h_create_item(void *ctx, const struct cpis_item *it)
         r->n2 = it->followup;
         r->n3 = 1;
         set_blob(r, it->body ? it->body : "", it->body ? strlen(it->body) : 0);
+    } else {
+        /* the follow-up raise and the completion of a raised item, as
+         * cpis/plugin.h (struct cpis_item) says a host does */
+        struct fh_row *r = find_row(&fh->items, it->item_id);
+        const char *nid = it->notification_id ? it->notification_id : "";
+        const char *body = it->body ? it->body : "";
+        int raise = r->n1 == CPIS_ITEM_FIRST_RESPONSE_ALERT && it->followup && !r->n2;
+        int fill = r->n1 == CPIS_ITEM_FIRST_RESPONSE_ALERT && (r->c == NULL || !r->c[0]) &&
+                   nid[0];
+        if (raise || fill) {
+            size_t lo = r->blob_len, ln = strlen(body);
+            char *joined = malloc(lo + ln + 1);
+            if (joined != NULL) {
+                if (raise) {
+                    memcpy(joined, body, ln);
+                    memcpy(joined + ln, r->blob, lo);
+                } else {
+                    memcpy(joined, r->blob, lo);
+                    memcpy(joined + lo, body, ln);
+                }
+                set_blob(r, joined, lo + ln);
+                free(joined);
+            }
+            if (raise) {
+                r->n2 = 1;
+                free(r->e);
+                r->e = dup_s(it->subject);
+            }
+            if (fill) {
+                free(r->c);
+                r->c = dup_s(nid);
+            }
+        }
     }
     pthread_mutex_unlock(&fh->lock);
     return CPIS_OK;
@@ -220,6 +253,7 @@ static int h_state_put(void *ctx, const char *key, const char *value, size_t len
     uint64_t cur = r ? (uint64_t)r->n1 : 0;
     if (cur != expected) {
         rc = CPIS_ERR_CONFLICT;
+        fh->cas_conflicts++;
     } else {
         if (r == NULL)
             r = add_row(&fh->state, key);

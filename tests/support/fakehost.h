@@ -46,6 +46,7 @@ struct fake_host {
     struct fh_table logs;       /* key line; n1 level */
     long closed_task_activities, closed_alerts;
 
+    long cas_conflicts;         /* state_put calls refused for a stale version */
     long calls;                 /* counted host calls (not log/clock/register) */
     long fail_at;               /* fail the call with this number (1-based), 0 = never */
     int fail_rc;                /* status returned by the failing call */
