@@ -8,6 +8,9 @@ CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SQLITE_CFLAGS := $(shell pkg-config --cflags sqlite3)
 SQLITE_LIBS   := $(shell pkg-config --libs sqlite3)
+# The mock host's stores: SQLite (default) and PostgreSQL (libpq).
+SQLITE_CFLAGS += $(shell pkg-config --cflags libpq)
+SQLITE_LIBS   += $(shell pkg-config --libs libpq)
 
 CC      ?= cc
 BUILD   ?= build
