@@ -496,9 +496,12 @@ int host_deliver(struct mock_host *h, const char *prog,
             fprintf(stderr, "%s: %s: could not record the delivery in the store\n",
                     prog, ev->source_name);
         int end = store_delivery_end(h->store);
-        if (end == CPIS_ERR_RETRY && doomed) {
-            /* Rolled back whole (nothing of this round stays): again.
-             * Action lines this round printed are printed again. */
+        if (end == CPIS_ERR_RETRY) {
+            /* Rolled back whole (a server-aborted transaction, or a COMMIT
+             * that failed transiently): nothing of this round stays, so
+             * deliver again.  (A COMMIT whose connection was lost may have
+             * landed: then this round finds it done, a duplicate.)  The
+             * action lines this round printed are printed again. */
             if (h->verbose)
                 fprintf(stderr, "%s: %s: the store aborted the delivery's"
                         " transaction; delivering again\n", prog, ev->source_name);

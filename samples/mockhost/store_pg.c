@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -329,62 +330,76 @@ static void pg_close(void *be)
     free(pg);
 }
 
+/* Runs one step of the schema transaction; on failure remembers whether
+ * it was transient (another node creating the schema at the same time
+ * under a stricter isolation level) and rolls back. */
+static int schema_step(struct pgstore *pg, const char *sql, ExecStatusType want,
+                       PGresult **keep, int *transient)
+{
+    PGresult *r = PQexec(pg->conn, sql);
+    if (PQresultStatus(r) == want) {
+        if (keep != NULL)
+            *keep = r;
+        else
+            PQclear(r);
+        return 0;
+    }
+    *transient = PQstatus(pg->conn) == CONNECTION_OK &&
+                 transient_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+    PQclear(r);
+    PQclear(PQexec(pg->conn, "ROLLBACK"));
+    return -1;
+}
+
 /* Creates the tables on first use and records the schema version; refuses
  * a database whose schema is newer than this program.  Several nodes
- * starting at once serialise on an advisory lock. */
+ * starting at once serialise on an advisory lock (and retry a
+ * serialization failure). */
 static int create_schema(struct pgstore *pg, char *err, size_t err_cap)
 {
-    char sql[160];
-    snprintf(sql, sizeof sql,
-             "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
-             " CREATE TABLE IF NOT EXISTS store_schema ("
-             " name TEXT PRIMARY KEY, version INTEGER NOT NULL);",
-             (long long)PG_SCHEMA_LOCK);
-    PGresult *r = PQexec(pg->conn, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (ok) {
-        r = PQexec(pg->conn, "SELECT version FROM store_schema"
-                             " WHERE name = 'cpis-mockhost'");
-        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-        long have = ok && PQntuples(r) == 1 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-        PQclear(r);
-        if (ok && have > PG_SCHEMA_VERSION) {
-            snprintf(err, err_cap,
-                     "the database's store schema is version %ld; this program"
-                     " knows up to version %d",
-                     have, PG_SCHEMA_VERSION);
-            PQclear(PQexec(pg->conn, "ROLLBACK"));
-            return -1;
-        }
-        if (ok && have < PG_SCHEMA_VERSION) {
-            /* Version 1 is the first: nothing to migrate from yet. */
-            r = PQexec(pg->conn, PG_SCHEMA);
-            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    char sql[200];
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int transient = 0;
+        PGresult *r = NULL;
+        snprintf(sql, sizeof sql,
+                 "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                 " SELECT pg_advisory_xact_lock(%lld);"
+                 " CREATE TABLE IF NOT EXISTS store_schema ("
+                 " name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+                 (long long)PG_SCHEMA_LOCK);
+        if (schema_step(pg, sql, PGRES_COMMAND_OK, NULL, &transient) == 0 &&
+            schema_step(pg, "SELECT version FROM store_schema"
+                            " WHERE name = 'cpis-mockhost'",
+                        PGRES_TUPLES_OK, &r, &transient) == 0) {
+            long have = PQntuples(r) == 1 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
             PQclear(r);
-            if (ok) {
-                snprintf(sql, sizeof sql,
-                         "INSERT INTO store_schema VALUES ('cpis-mockhost', %d)"
-                         " ON CONFLICT (name) DO UPDATE SET version = %d",
-                         PG_SCHEMA_VERSION, PG_SCHEMA_VERSION);
-                r = PQexec(pg->conn, sql);
-                ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-                PQclear(r);
+            if (have > PG_SCHEMA_VERSION) {
+                snprintf(err, err_cap,
+                         "the database's store schema is version %ld; this"
+                         " program knows up to version %d",
+                         have, PG_SCHEMA_VERSION);
+                PQclear(PQexec(pg->conn, "ROLLBACK"));
+                return -1;
             }
+            /* Version 1 is the first: nothing to migrate from yet. */
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO store_schema VALUES ('cpis-mockhost', %d)"
+                     " ON CONFLICT (name) DO UPDATE SET version = %d",
+                     PG_SCHEMA_VERSION, PG_SCHEMA_VERSION);
+            if ((have == PG_SCHEMA_VERSION ||
+                 (schema_step(pg, PG_SCHEMA, PGRES_COMMAND_OK, NULL, &transient) == 0 &&
+                  schema_step(pg, sql, PGRES_COMMAND_OK, NULL, &transient) == 0)) &&
+                schema_step(pg, "COMMIT", PGRES_COMMAND_OK, NULL, &transient) == 0)
+                return 0;
         }
+        if (!transient)
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
-    if (ok) {
-        r = PQexec(pg->conn, "COMMIT");
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-    }
-    if (!ok) {
-        snprintf(err, err_cap, "cannot create the store's tables: %s",
-                 PQerrorMessage(pg->conn));
-        PQclear(PQexec(pg->conn, "ROLLBACK"));
-        return -1;
-    }
-    return 0;
+    snprintf(err, err_cap, "cannot create the store's tables: %s",
+             PQerrorMessage(pg->conn));
+    return -1;
 }
 
 void *store_pg_open(const char *conninfo, char *err, size_t err_cap)
