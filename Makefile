@@ -59,7 +59,7 @@ INTERNAL := $(BUILD)/libcpis_internal.a
 
 .SECONDARY:
 .PHONY: all check test-run fuzz-replay demo check-san check-tsan check-exports check-header \
-        install clean fuzz bench scenarios
+        install clean fuzz bench bench-pg scenarios
 
 all: $(SO) $(MOCKHOST)
 
@@ -223,6 +223,12 @@ $(BENCH_BIN): $(BENCH_OBJS)
 
 bench: $(SO) $(MOCKHOST) $(BENCH_BIN)
 	BENCH_MAX=$(BENCH_MAX) BUILD=$(BUILD) bash bench/run.sh
+# `make bench-pg`: bench/pg_nodes.sh on a throw-away PostgreSQL cluster
+# (tests/support/pg_cluster.sh): 4 nodes on one PostgreSQL store against the
+# SQLite file store, BENCH_PG_N notifications; writes build/bench/pg_nodes.md.
+BENCH_PG_N ?= 20000
+bench-pg: $(SO) $(MOCKHOST)
+	BUILD=$(BUILD) bash tests/support/pg_cluster.sh run bash bench/pg_nodes.sh $(BENCH_PG_N) 4
 # ---- end bench -------------------------------------------------------------
 # ==== e2e block (branch e2e): ThreadSanitizer check ==========================
 # `make check-tsan`: every CMocka test built with clang -fsanitize=thread in
