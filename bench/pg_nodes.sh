@@ -49,16 +49,17 @@ timed() {
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || [ $? -le 1 ]; done
-    echo "$(now) - $t0" | bc
+    printf '%.1f\n' "$(echo "$(now) - $t0" | bc)"
 }
 figures() { # conflicts and rolled-back deliveries over the nodes' stderr
     sed -n 's/.*shared store: \([0-9]*\) compare.* \([0-9]*\) deliver.*/\1 \2/p' "$work/$1".*.err |
         awk '{c += $1; r += $2} END {printf "%d | %d", c, r}'
 }
 
+load=$(cut -d' ' -f1 /proc/loadavg)
 ref=$work/reference.db
 args=(); for _ in $(seq "$K"); do args+=("$gen"); done
-t0=$(now); mh --db "$ref" deliver "${args[@]}" >/dev/null 2>&1 || true; tref=$(echo "$(now) - $t0" | bc)
+t0=$(now); mh --db "$ref" deliver "${args[@]}" >/dev/null 2>&1 || true; tref=$(printf '%.1f' "$(echo "$(now) - $t0" | bc)")
 ts1=$(timed sqlite-1 1 "$work/s1.db")
 tp1=$(timed pg-1 1 "$(pg_newdb bench1)")
 tsk=$(timed sqlite-K "$K" "$work/sk.db")
@@ -77,7 +78,7 @@ vs=$(verdict sqlite-K "$(mh --db "$work/sk.db" report)" "$work/sk.dump")
 rate() { echo "scale=0; $1 / $2" | bc; }
 mkdir -p "$BUILD/bench"
 {
-    echo "Stream: $N notifications, $files messages (seed 16; $(basename "$CONFIG")), $K nodes, $(nproc) CPU(s)."
+    echo "Stream: $N notifications, $files messages (seed 16; $(basename "$CONFIG")), $K nodes, $(nproc) CPU(s), load average before: $load."
     echo
     echo "| run | seconds | inbox messages/s | deliveries/s | CAS conflicts | deliveries rolled back | store = serial |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"

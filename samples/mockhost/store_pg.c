@@ -332,7 +332,8 @@ static void pg_close(void *be)
 
 /* Runs one step of the schema transaction; on failure remembers whether
  * it was transient (another node creating the schema at the same time
- * under a stricter isolation level) and rolls back. */
+ * under a stricter isolation level, or a dropped connection, re-made
+ * here) and rolls back. */
 static int schema_step(struct pgstore *pg, const char *sql, ExecStatusType want,
                        PGresult **keep, int *transient)
 {
@@ -344,8 +345,14 @@ static int schema_step(struct pgstore *pg, const char *sql, ExecStatusType want,
             PQclear(r);
         return 0;
     }
-    *transient = PQstatus(pg->conn) == CONNECTION_OK &&
-                 transient_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        /* the server dropped us (restart, an operator): connect again */
+        PQclear(r);
+        PQreset(pg->conn);
+        *transient = PQstatus(pg->conn) == CONNECTION_OK;
+        return -1;
+    }
+    *transient = transient_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
     PQclear(r);
     PQclear(PQexec(pg->conn, "ROLLBACK"));
     return -1;

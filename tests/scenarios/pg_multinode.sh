@@ -175,6 +175,10 @@ same_dump "after kill -9: store = serial store" "$tmp/serial6.db" "$db"
 db=$(pg_newdb dropped)
 gh --config "$V6" --db "$db" deliver "$gen" "$gen" >"$tmp/d.out" 2>"$tmp/d.err" &
 pid=$!
+for _ in $(seq 400); do # until the node is delivering (or 20 s)
+    [ -s "$tmp/d.out" ] && break
+    sleep 0.05
+done
 dropped=0
 for _ in $(seq 6); do
     sleep 0.3
