@@ -1,5 +1,7 @@
 /*
- * store.c - the mock host's SQLite store (see store.h).
+ * store.c - the mock host's SQLite store (see store.h), and the front of
+ * the other back ends (store_backend.h: PostgreSQL, store_pg.c), which
+ * share its tables and its `report` queries.
  *
  * A real host would map these tables onto its own case-management database;
  * what matters for an integrator is the idempotency rule of each write, which

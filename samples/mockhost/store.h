@@ -112,7 +112,11 @@ void store_close(struct store *st);
  * Begin/end pairs nest on one thread (the outer one commits).  begin
  * returns CPIS_ERR_RETRY when the file stayed locked (the delivery then
  * runs without the outer transaction, each call committing on its own, as
- * it would without this bracket); end returns the COMMIT's status. */
+ * it would without this bracket); end returns the COMMIT's status
+ * (CPIS_ERR_RETRY: nothing of the delivery stayed; host_deliver delivers
+ * the event again).  The PostgreSQL store keeps the same contract with
+ * other nodes writing at the same time: its transaction holds row locks
+ * instead of the whole file (store_pg.c). */
 int store_delivery_begin(struct store *st);
 int store_delivery_end(struct store *st);
 /* True when the delivery's transaction was aborted by the server (only the
