@@ -8,6 +8,9 @@ CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 SQLITE_CFLAGS := $(shell pkg-config --cflags sqlite3)
 SQLITE_LIBS   := $(shell pkg-config --libs sqlite3)
+# The mock host's stores: SQLite (default) and PostgreSQL (libpq).
+SQLITE_CFLAGS += $(shell pkg-config --cflags libpq)
+SQLITE_LIBS   += $(shell pkg-config --libs libpq)
 
 CC      ?= cc
 BUILD   ?= build
@@ -57,7 +60,7 @@ INTERNAL := $(BUILD)/libcpis_internal.a
 
 .SECONDARY:
 .PHONY: all check test-run fuzz-replay fuzz-smoke demo check-san check-tsan check-exports check-header \
-        install clean fuzz bench scenarios
+        install clean fuzz bench bench-pg scenarios
 
 all: $(SO) $(MOCKHOST)
 
@@ -247,6 +250,12 @@ $(BENCH_BIN): $(BENCH_OBJS)
 
 bench: $(SO) $(MOCKHOST) $(BENCH_BIN)
 	BENCH_MAX=$(BENCH_MAX) BUILD=$(BUILD) bash bench/run.sh
+# `make bench-pg`: bench/pg_nodes.sh on a throw-away PostgreSQL cluster
+# (tests/support/pg_cluster.sh): 4 nodes on one PostgreSQL store against the
+# SQLite file store, BENCH_PG_N notifications; writes build/bench/pg_nodes.md.
+BENCH_PG_N ?= 20000
+bench-pg: $(SO) $(MOCKHOST)
+	BUILD=$(BUILD) bash tests/support/pg_cluster.sh run bash bench/pg_nodes.sh $(BENCH_PG_N) 4
 # ---- end bench -------------------------------------------------------------
 # ==== e2e block (branch e2e): ThreadSanitizer check ==========================
 # `make check-tsan`: every CMocka test built with clang -fsanitize=thread in

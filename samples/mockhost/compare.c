@@ -25,7 +25,6 @@
 #include "progress.h"
 
 #define MAX_INPUT_BYTES (64u * 1024u * 1024u)
-#define MAX_RETRIES 3
 
 static const char PROG[] = "cpis-mockhost";
 
@@ -146,36 +145,9 @@ int fig_run_deliver(struct fig_run *r, const char *source_name,
     ev.received_at_ms = host_now_ms(h);
 
     struct cpis_outcome out;
-    int status = CPIS_ERR_INTERNAL;
-    /* One transaction per delivery, committed whatever the outcome: as
-     * main.c's deliver_event (store.h, store_delivery_begin). */
-    if (store_delivery_begin(h->store) != CPIS_OK)
-        fprintf(stderr, "%s: %s: store busy; delivering without a transaction\n", PROG,
-                source_name);
-    h->current_source = source_name;
-    for (int attempt = 0; attempt <= MAX_RETRIES; attempt++) {
-        memset(&out, 0, sizeof out);
-        out.struct_size = (uint32_t)sizeof out;
-        status = h->on_notification(h->notification_user, &ev, &out);
-        if (status != CPIS_ERR_RETRY)
-            break;
-    }
-    h->current_source = NULL;
-    out.kind[sizeof out.kind - 1] = '\0';
-    out.notification_id[sizeof out.notification_id - 1] = '\0';
-    out.detail[sizeof out.detail - 1] = '\0';
+    /* One store transaction per delivery, as main.c's (host.h). */
+    int status = host_deliver(h, PROG, &ev, 0, &out);
     const char *error = status == CPIS_REJECTED ? host_message_error_name(out.error) : "";
-    if (store_add_delivery(h->store, source_name, ev.transport_id,
-                           host_status_name(status), out.kind, out.notification_id,
-                           out.accesses, error, out.detail, host_now_ms(h)) != CPIS_OK)
-        fprintf(stderr, "%s: %s: could not record the delivery in the store\n", PROG,
-                source_name);
-    if (store_delivery_end(h->store) != CPIS_OK) {
-        fprintf(stderr, "%s: %s: could not commit the delivery to the store\n", PROG,
-                source_name);
-        if (status == CPIS_OK || status == CPIS_DUPLICATE)
-            status = CPIS_ERR_HOST;
-    }
     r->delivered++;
     const char *lp = r->label ? r->label : "";
     const char *ls = r->label ? ": " : "";

@@ -71,6 +71,8 @@ int host_read_env(struct mock_host *h, char *err, size_t err_cap)
     h->fail_status = CPIS_ERR_RETRY;
     h->fixed_now_ms = -1;
     atomic_store(&h->calls, 0);
+    atomic_store(&h->conflicts, 0);
+    atomic_store(&h->rounds_retried, 0);
     if (s != NULL && *s != '\0' && parse_u64(s, &h->fail_call) != 0) {
         snprintf(err, err_cap, "CPIS_MOCK_FAIL_CALL must be a call number");
         return -1;
@@ -387,7 +389,10 @@ static int mh_state_put(void *ctx, const char *key, const char *value,
         return rc;
     if (key == NULL || (value == NULL && len != 0))
         return CPIS_ERR_INVALID_ARG;
-    return store_state_put(h->store, key, value, len, expected_version);
+    rc = store_state_put(h->store, key, value, len, expected_version);
+    if (rc == CPIS_ERR_CONFLICT)
+        atomic_fetch_add(&h->conflicts, 1); /* another node won: the plugin re-reads */
+    return rc;
 }
 
 static int mh_close_items(void *ctx, int item_kind, const char *reason,
@@ -454,6 +459,75 @@ const char *host_file_label(const char *path, char *buf, size_t cap)
 {
     cpis_scrub_file_name(path != NULL ? path : "", buf, cap);
     return buf;
+}
+
+/* ---- one delivery ---------------------------------------------------------- */
+
+int host_deliver(struct mock_host *h, const char *prog,
+                 const struct cpis_event *ev, int say_retries,
+                 struct cpis_outcome *out)
+{
+    int status = CPIS_ERR_INTERNAL;
+    for (int round = 0; round < HOST_MAX_ROUNDS; round++) {
+        /* One transaction for the whole delivery: every store write the
+         * plugin makes from the hook, its retries and the delivery row.
+         * Committed whatever the outcome: what succeeded stays, and a
+         * re-delivery completes the rest (the plugin's contract). */
+        if (store_delivery_begin(h->store) != CPIS_OK)
+            fprintf(stderr, "%s: %s: store busy; delivering without a transaction\n",
+                    prog, FILE_LABEL(ev->source_name));
+        h->current_source = ev->source_name;
+        for (int attempt = 0; attempt <= HOST_MAX_RETRIES; attempt++) {
+            memset(out, 0, sizeof *out);
+            out->struct_size = (uint32_t)sizeof *out;
+            status = h->on_notification(h->notification_user, ev, out);
+            if (status != CPIS_ERR_RETRY || store_delivery_doomed(h->store))
+                break;
+            if (attempt < HOST_MAX_RETRIES && say_retries)
+                fprintf(stderr, "%s: %s: retry_later (%s); delivering again (%d of %d)\n",
+                        prog, FILE_LABEL(ev->source_name), out->detail[0] ? out->detail : "no detail",
+                        attempt + 1, HOST_MAX_RETRIES);
+        }
+        h->current_source = NULL;
+        /* The outcome's strings are fixed-size; make sure they are
+         * terminated whatever the plugin wrote. */
+        out->kind[sizeof out->kind - 1] = '\0';
+        out->notification_id[sizeof out->notification_id - 1] = '\0';
+        out->detail[sizeof out->detail - 1] = '\0';
+        const char *error =
+            status == CPIS_REJECTED ? host_message_error_name(out->error) : "";
+        int doomed = store_delivery_doomed(h->store);
+        if (!doomed &&
+            store_add_delivery(h->store, ev->source_name, ev->transport_id,
+                               host_status_name(status), out->kind,
+                               out->notification_id, out->accesses, error,
+                               out->detail, host_now_ms(h)) != CPIS_OK &&
+            !(doomed = store_delivery_doomed(h->store)))
+            fprintf(stderr, "%s: %s: could not record the delivery in the store\n",
+                    prog, FILE_LABEL(ev->source_name));
+        int end = store_delivery_end(h->store);
+        if (end == CPIS_ERR_RETRY) {
+            /* Rolled back whole (a server-aborted transaction, or a COMMIT
+             * that failed transiently): nothing of this round stays, so
+             * deliver again.  (A COMMIT whose connection was lost may have
+             * landed: then this round finds it done, a duplicate.)  The
+             * action lines this round printed are printed again. */
+            if (h->verbose)
+                fprintf(stderr, "%s: %s: the store aborted the delivery's"
+                        " transaction; delivering again\n", prog, FILE_LABEL(ev->source_name));
+            atomic_fetch_add(&h->rounds_retried, 1);
+            status = CPIS_ERR_RETRY;
+            continue;
+        }
+        if (doomed || end != CPIS_OK) {
+            fprintf(stderr, "%s: %s: could not commit the delivery to the store\n",
+                    prog, FILE_LABEL(ev->source_name));
+            if (status == CPIS_OK || status == CPIS_DUPLICATE)
+                status = end == CPIS_ERR_RETRY ? CPIS_ERR_RETRY : CPIS_ERR_HOST;
+        }
+        return status;
+    }
+    return status;
 }
 
 void host_print_file_error(const char *file, const char *err)

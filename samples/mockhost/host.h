@@ -64,6 +64,10 @@ struct mock_host {
     _Atomic uint64_t calls; /* host calls so far (any thread) */
     int64_t fixed_now_ms;  /* -1 = real time */
     unsigned omit;         /* HOST_OMIT_* bits: optional functions left NULL */
+
+    /* what sharing the store with other nodes cost (host_deliver) */
+    _Atomic uint64_t conflicts;      /* state_put answered CPIS_ERR_CONFLICT */
+    _Atomic uint64_t rounds_retried; /* deliveries rolled back and run again */
 };
 
 /* Reads the environment knobs above into h (the rest of h untouched).
@@ -80,6 +84,26 @@ int64_t host_now_ms(const struct mock_host *h);
 const char *host_status_name(int status);
 /* The contract's name of a message error code ("invalid_nhs_number"). */
 const char *host_message_error_name(uint32_t error);
+
+/* How often a retry_later outcome is retried before the event fails. */
+#define HOST_MAX_RETRIES 3
+/* How often a delivery whose store transaction the server aborted (a
+ * PostgreSQL deadlock or lost connection: store_delivery_doomed) is run
+ * again from the start before the event fails. */
+#define HOST_MAX_ROUNDS 20
+
+/* Delivers one event the way a host must: one store transaction around the
+ * notification hook (called again on retry_later, up to HOST_MAX_RETRIES
+ * times) and the delivery's row, committed whatever the outcome (store.h).
+ * When the store's transaction was aborted instead, it is rolled back whole
+ * and the event delivered again from the start (up to HOST_MAX_ROUNDS).
+ * Problems go to stderr as "PROG: SOURCE: ..."; with say_retries each
+ * retry of the hook is said too.  *out gets the plugin's outcome (strings
+ * terminated); returns the final status, CPIS_ERR_HOST when the delivery
+ * could not be committed. */
+int host_deliver(struct mock_host *h, const char *prog,
+                 const struct cpis_event *ev, int say_retries,
+                 struct cpis_outcome *out);
 
 /* Print a (possibly multi-line) error about FILE to stderr, one line per
  * problem, each starting "cpis-mockhost: FILE: " (the plugin's config errors

@@ -36,6 +36,7 @@
 #include "cpis/plugin.h"
 
 #include "store.h"
+#include "store_backend.h"
 
 #define OLDER_AFTER_DAYS 14
 #define RECENT_MAX 5
@@ -744,7 +745,7 @@ int landing_main(const char *db, char **args, size_t nargs)
         return usage("%s", "give --html FILE (\"-\" for standard output)");
     if (db == NULL)
         return usage("%s", "needs --db FILE, the store a replay wrote");
-    if (access(db, R_OK) != 0) {
+    if (!store_pg_is_conninfo(db) && access(db, R_OK) != 0) {
         fprintf(stderr, "%s: %s: cannot read the store: %s\n", PROG, db,
                 strerror(errno));
         return EXIT_USAGE;
@@ -753,14 +754,14 @@ int landing_main(const char *db, char **args, size_t nargs)
     char err[512];
     struct store *st = store_open(db, err, sizeof err);
     if (st == NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, db, err);
+        fprintf(stderr, "%s: %s: %s\n", PROG, store_label(db), err);
         return EXIT_USAGE;
     }
     struct entries es = {0};
     int rc = store_landing_each(st, worker, team, collect, &es);
     store_close(st);
     if (rc != CPIS_OK || es.nomem) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, db,
+        fprintf(stderr, "%s: %s: %s\n", PROG, store_label(db),
                 es.nomem ? "out of memory" : "cannot read the landing entries");
         entries_free(&es);
         return EXIT_USAGE;

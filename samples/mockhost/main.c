@@ -43,8 +43,6 @@ enum { EXIT_ACCEPTED = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
 /* The largest file the mock host reads (the plugin applies its own, smaller
  * limit from the configuration and rejects a larger message as too_large). */
 #define MAX_INPUT_BYTES (64u * 1024u * 1024u)
-/* How often a CPIS_ERR_RETRY outcome is retried before the event fails. */
-#define MAX_RETRIES 3
 
 static const char PROG[] = "cpis-mockhost";
 
@@ -82,7 +80,10 @@ static const char USAGE[] =
     "  --config JSON  admin configuration (default: samples/config/v6.json)\n"
     "  --cases JSON   case fixture (default: samples/cases.json)\n"
     "  --ods PATH     ODS file or folder; repeatable; replaces ods.paths\n"
-    "  --db FILE      persistent store (default: in memory)\n"
+    "  --db FILE      persistent store (default: in memory): a SQLite file, or\n"
+    "                 a PostgreSQL connection string (postgresql://..., or\n"
+    "                 \"host=/run/pg dbname=cpis\"), which several mock host\n"
+    "                 processes (nodes) may share\n"
     "  --reconfigure JSON\n"
     "                 after init, hand this config to the plugin's\n"
     "                 config-changed hook; if refused, the error is printed,\n"
@@ -353,7 +354,7 @@ static int session_open_store(struct session *s, struct options *o)
     s->host.verbose = o->verbose;
     s->host.store = store_open(o->db, err, sizeof err);
     if (s->host.store == NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, o->db != NULL ? o->db : ":memory:",
+        fprintf(stderr, "%s: %s: %s\n", PROG, store_label(o->db),
                 err);
         return EXIT_USAGE;
     }
@@ -484,49 +485,10 @@ static void print_json_line(cJSON *o)
  * final status. */
 static int deliver_event(struct session *s, const struct cpis_event *ev)
 {
-    struct mock_host *h = &s->host;
     struct cpis_outcome out;
-    int status = CPIS_ERR_INTERNAL;
-    /* One transaction for the whole delivery: every store write the plugin
-     * makes from the hook, its retries and the delivery row (store.h).  It
-     * is committed whatever the outcome, never rolled back: what succeeded
-     * stays, and a re-delivery completes the rest (the plugin's contract).
-     * The mock host delivers from this one thread. */
-    if (store_delivery_begin(h->store) != CPIS_OK)
-        fprintf(stderr, "%s: %s: store busy; delivering without a transaction\n",
-                PROG, FILE_LABEL(ev->source_name));
-    h->current_source = ev->source_name;
-    for (int attempt = 0; attempt <= MAX_RETRIES; attempt++) {
-        memset(&out, 0, sizeof out);
-        out.struct_size = (uint32_t)sizeof out;
-        status = h->on_notification(h->notification_user, ev, &out);
-        if (status != CPIS_ERR_RETRY)
-            break;
-        if (attempt < MAX_RETRIES)
-            fprintf(stderr, "%s: %s: retry_later (%s); delivering again (%d of %d)\n",
-                    PROG, FILE_LABEL(ev->source_name), out.detail[0] ? out.detail : "no detail",
-                    attempt + 1, MAX_RETRIES);
-    }
-    h->current_source = NULL;
-    /* The outcome's strings are fixed-size; make sure they are terminated
-     * whatever the plugin wrote. */
-    out.kind[sizeof out.kind - 1] = '\0';
-    out.notification_id[sizeof out.notification_id - 1] = '\0';
-    out.detail[sizeof out.detail - 1] = '\0';
-
+    /* One store transaction per delivery, retries included (host.h). */
+    int status = host_deliver(&s->host, PROG, ev, 1, &out);
     const char *error = status == CPIS_REJECTED ? host_message_error_name(out.error) : "";
-    if (store_add_delivery(h->store, ev->source_name, ev->transport_id,
-                           host_status_name(status), out.kind,
-                           out.notification_id, out.accesses, error, out.detail,
-                           host_now_ms(h)) != CPIS_OK)
-        fprintf(stderr, "%s: %s: could not record the delivery in the store\n",
-                PROG, FILE_LABEL(ev->source_name));
-    if (store_delivery_end(h->store) != CPIS_OK) {
-        fprintf(stderr, "%s: %s: could not commit the delivery to the store\n",
-                PROG, FILE_LABEL(ev->source_name));
-        if (status == CPIS_OK || status == CPIS_DUPLICATE)
-            status = CPIS_ERR_HOST;
-    }
 
     switch (status) {
     case CPIS_OK:
@@ -547,7 +509,7 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
         break;
     case CPIS_ERR_RETRY:
         fprintf(stderr, "%s: %s: failed: still retry_later after %d retries%s%s\n",
-                PROG, FILE_LABEL(ev->source_name), MAX_RETRIES, out.detail[0] ? ": " : "",
+                PROG, FILE_LABEL(ev->source_name), HOST_MAX_RETRIES, out.detail[0] ? ": " : "",
                 out.detail);
         break;
     default:
@@ -685,6 +647,13 @@ static int cmd_deliver(struct options *o, int with_summary)
     }
     progress_end(&prog);
     inputs_free(&list);
+    /* What sharing the store with other nodes cost (0 and 0 alone). */
+    uint64_t conflicts = atomic_load(&s.host.conflicts);
+    uint64_t rounds = atomic_load(&s.host.rounds_retried);
+    if (conflicts > 0 || rounds > 0)
+        fprintf(stderr, "%s: shared store: %llu compare-and-set conflict(s) retried,"
+                " %llu delivery(ies) rolled back and run again\n", PROG,
+                (unsigned long long)conflicts, (unsigned long long)rounds);
     rc = all_accepted ? EXIT_ACCEPTED : EXIT_REJECTED;
     if (with_summary && print_summary(s.host.store) != 0)
         rc = EXIT_USAGE;

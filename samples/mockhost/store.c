@@ -1,5 +1,7 @@
 /*
- * store.c - the mock host's SQLite store (see store.h).
+ * store.c - the mock host's SQLite store (see store.h), and the front of
+ * the other back ends (store_backend.h: PostgreSQL, store_pg.c), which
+ * share its tables and its `report` queries.
  *
  * A real host would map these tables onto its own case-management database;
  * what matters for an integrator is the idempotency rule of each write, which
@@ -33,6 +35,7 @@
  * delivery is received again and the plugin's idempotent writes complete it.
  */
 #include "store.h"
+#include "store_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,6 +145,10 @@ struct store {
     sqlite3_stmt *stmt[S_COUNT];
     int in_delivery;           /* store_delivery_begin opened a transaction */
     int delivery_depth;        /* nested begin/end pairs (same thread) */
+    /* Another back end (store_backend.h), or NULL for this file's SQLite:
+     * every store_* function below hands its call to ops when set. */
+    const struct store_ops *ops;
+    void *be;
 };
 
 static const char SCHEMA[] =
@@ -348,6 +355,17 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
         free(st);
         return NULL;
     }
+    /* A PostgreSQL connection string: that back end (store_pg.c) instead. */
+    if (store_pg_is_conninfo(path)) {
+        st->ops = &store_pg_ops;
+        st->be = store_pg_open(path, err, err_cap);
+        if (st->be == NULL) {
+            st->ops = NULL;
+            store_close(st);
+            return NULL;
+        }
+        return st;
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
     /* In memory: the "memdb" VFS (a private in-memory file behind a normal
      * pager), not ":memory:".  A ":memory:" database commits by walking
@@ -419,6 +437,8 @@ void store_close(struct store *st)
 {
     if (st == NULL)
         return;
+    if (st->ops != NULL)
+        st->ops->close(st->be);
     for (size_t i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db != NULL)
@@ -431,6 +451,8 @@ void store_close(struct store *st)
 
 int store_delivery_begin(struct store *st)
 {
+    if (st->ops != NULL)
+        return st->ops->delivery_begin(st->be);
     pthread_mutex_lock(&st->lock); /* held until store_delivery_end */
     if (st->delivery_depth++ > 0)
         return CPIS_OK; /* nested on this thread: the outer one commits */
@@ -441,6 +463,8 @@ int store_delivery_begin(struct store *st)
 
 int store_delivery_end(struct store *st)
 {
+    if (st->ops != NULL)
+        return st->ops->delivery_end(st->be);
     int rc = CPIS_OK;
     if (--st->delivery_depth == 0 && st->in_delivery) {
         st->in_delivery = 0;
@@ -450,6 +474,18 @@ int store_delivery_end(struct store *st)
     }
     pthread_mutex_unlock(&st->lock);
     return rc;
+}
+
+const char *store_label(const char *db)
+{
+    if (db == NULL)
+        return ":memory:";
+    return store_pg_is_conninfo(db) ? "the PostgreSQL store (--db)" : db;
+}
+
+int store_delivery_doomed(struct store *st)
+{
+    return st->ops != NULL && st->ops->delivery_doomed(st->be);
 }
 
 /* ---- items ------------------------------------------------------------- */
@@ -472,6 +508,8 @@ int store_create_item(struct store *st, const struct cpis_item *item,
 {
     char akey[256];
     access_key(item, akey, sizeof akey);
+    if (st->ops != NULL)
+        return st->ops->create_item(st->be, item, akey, changed);
     *changed = 0;
     pthread_mutex_lock(&st->lock);
     int rc = CPIS_ERR_HOST;
@@ -512,6 +550,8 @@ int store_create_item(struct store *st, const struct cpis_item *item,
 int store_close_items(struct store *st, int kind, const char *reason,
                       int64_t at_ms, uint64_t *closed)
 {
+    if (st->ops != NULL)
+        return st->ops->close_items(st->be, kind, reason, at_ms, closed);
     *closed = 0;
     pthread_mutex_lock(&st->lock);
     int rc = group_begin(st);
@@ -553,6 +593,8 @@ int store_upsert_document(struct store *st, enum store_doc_table table,
                           const struct cpis_document *doc,
                           enum store_upsert *what)
 {
+    if (st->ops != NULL)
+        return st->ops->upsert_document(st->be, table, doc, what);
     *what = STORE_UNCHANGED;
     pthread_mutex_lock(&st->lock);
     int rc = CPIS_ERR_HOST;
@@ -593,6 +635,8 @@ int store_upsert_document(struct store *st, enum store_doc_table table,
 int store_keep_record(struct store *st, const struct cpis_record *rec,
                       int *changed)
 {
+    if (st->ops != NULL)
+        return st->ops->keep_record(st->be, rec, changed);
     *changed = 0;
     pthread_mutex_lock(&st->lock);
     int rc = CPIS_ERR_HOST;
@@ -616,6 +660,8 @@ int store_keep_record(struct store *st, const struct cpis_record *rec,
 int store_quarantine(struct store *st, const struct cpis_quarantine *q,
                      int64_t received_at_ms, int *changed)
 {
+    if (st->ops != NULL)
+        return st->ops->quarantine(st->be, q, received_at_ms, changed);
     *changed = 0;
     pthread_mutex_lock(&st->lock);
     int rc = CPIS_ERR_HOST;
@@ -647,6 +693,8 @@ int store_quarantine(struct store *st, const struct cpis_quarantine *q,
 int store_state_get(struct store *st, const char *key, char *buf, size_t cap,
                     size_t *len, uint64_t *version)
 {
+    if (st->ops != NULL)
+        return st->ops->state_get(st->be, key, buf, cap, len, version);
     *len = 0;
     *version = 0;
     pthread_mutex_lock(&st->lock);
@@ -684,6 +732,8 @@ int store_state_get(struct store *st, const char *key, char *buf, size_t cap,
 int store_state_put(struct store *st, const char *key, const char *value,
                     size_t len, uint64_t expected_version)
 {
+    if (st->ops != NULL)
+        return st->ops->state_put(st->be, key, value, len, expected_version);
     pthread_mutex_lock(&st->lock);
     int rc = CPIS_ERR_HOST;
     sqlite3_stmt *stmt =
@@ -711,6 +761,10 @@ int store_add_delivery(struct store *st, const char *source_name,
                        uint32_t accesses, const char *error,
                        const char *detail, int64_t at_ms)
 {
+    if (st->ops != NULL)
+        return st->ops->add_delivery(st->be, source_name, transport_id, status,
+                                     kind, notification_id, accesses, error,
+                                     detail, at_ms);
     pthread_mutex_lock(&st->lock);
     int rc = CPIS_ERR_HOST;
     sqlite3_stmt *stmt = stmt_get(st, S_DELIVERY_INSERT);
@@ -780,7 +834,7 @@ int store_summary(struct store *st, struct store_summary *out)
         {&out->accesses,
          "SELECT COALESCE(SUM(a), 0) FROM (SELECT MAX(accesses) AS a"
          " FROM deliveries WHERE status = 'ok' AND COALESCE(kind, '') <> 'ignored'"
-         " GROUP BY notification_id)"},
+         " GROUP BY notification_id) AS per_notification"},
         /* duplicates, rejected, failed: MESSAGES by their current state
          * (MESSAGE_STATES above), not delivery events */
         {&out->duplicates,
@@ -824,7 +878,8 @@ int store_summary(struct store *st, struct store_summary *out)
     int rc = CPIS_OK;
     pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < sizeof q / sizeof q[0] && rc == CPIS_OK; i++)
-        rc = query_int(st, q[i].sql, q[i].dst);
+        rc = st->ops != NULL ? st->ops->query_int(st->be, q[i].sql, q[i].dst)
+                             : query_int(st, q[i].sql, q[i].dst);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -887,6 +942,8 @@ int store_quarantine_each(struct store *st,
                                      const struct store_quarantine_row *row),
                           void *user)
 {
+    if (st->ops != NULL)
+        return st->ops->quarantine_each(st->be, fn, user);
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *stmt;
     int rc = prepare(st, "SELECT " QUARANTINE_COLUMNS " FROM quarantine"
@@ -912,6 +969,8 @@ int store_quarantine_each(struct store *st,
 int store_quarantine_get(struct store *st, const char *quarantine_id,
                          struct store_quarantine_row *row)
 {
+    if (st->ops != NULL)
+        return st->ops->quarantine_get(st->be, quarantine_id, row);
     memset(row, 0, sizeof *row);
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *stmt;
@@ -933,6 +992,8 @@ int store_quarantine_get(struct store *st, const char *quarantine_id,
 int store_quarantine_mark(struct store *st, const char *quarantine_id,
                           const char *status)
 {
+    if (st->ops != NULL)
+        return st->ops->quarantine_mark(st->be, quarantine_id, status);
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *stmt;
     int rc = prepare(st, "UPDATE quarantine SET status = ?2"
@@ -967,6 +1028,9 @@ int store_landing_each(struct store *st, const char *worker, const char *team,
                        void (*fn)(void *user, const struct store_landing_row *row),
                        void *user)
 {
+    if (st->ops != NULL)
+        return st->ops->landing_each(st->be, worker, team, NOTE_ACTION_MARKER,
+                                     fn, user);
     /* The note body holds the child's NHS number: only the state derived
      * from it leaves SQLite, never the text.  Likewise only the last four
      * digits of the NHS number on the child's kept records. */

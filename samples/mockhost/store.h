@@ -1,5 +1,7 @@
 /*
- * store.h - the mock host's durable store, backed by SQLite.
+ * store.h - the mock host's durable store, backed by SQLite (a file or in
+ * memory, the default) or by PostgreSQL (store_pg.c, through the table of
+ * functions in store_backend.h) when --db is a libpq connection string.
  *
  * This is the "host side" of everything the plugin keeps through the host
  * table: work items, landing-page entries, case-note stubs, records, the
@@ -83,9 +85,15 @@ struct store_quarantine_row {
     size_t payload_len;
 };
 
-/* Opens (and creates the tables of) the store.  path NULL = in memory.
- * On failure returns NULL and writes a reason into err. */
+/* Opens (and creates the tables of) the store.  path NULL = in memory; a
+ * postgresql:// or postgres:// URI, or a libpq keyword/value string
+ * ("host=/run/pg dbname=cpis"), opens the PostgreSQL store, which several
+ * mock host processes may share (store_pg.c); anything else is a SQLite
+ * file.  On failure returns NULL and writes a reason into err. */
 struct store *store_open(const char *path, char *err, size_t err_cap);
+/* How to name --db in a message: the path, or a fixed phrase for a
+ * PostgreSQL connection string (which may hold a password). */
+const char *store_label(const char *db);
 void store_close(struct store *st);
 
 /* One delivery = one transaction.  store_delivery_begin takes the store's
@@ -105,9 +113,19 @@ void store_close(struct store *st);
  * Begin/end pairs nest on one thread (the outer one commits).  begin
  * returns CPIS_ERR_RETRY when the file stayed locked (the delivery then
  * runs without the outer transaction, each call committing on its own, as
- * it would without this bracket); end returns the COMMIT's status. */
+ * it would without this bracket); end returns the COMMIT's status
+ * (CPIS_ERR_RETRY: nothing of the delivery stayed; host_deliver delivers
+ * the event again).  The PostgreSQL store keeps the same contract with
+ * other nodes writing at the same time: its transaction holds row locks
+ * instead of the whole file (store_pg.c). */
 int store_delivery_begin(struct store *st);
 int store_delivery_end(struct store *st);
+/* True when the delivery's transaction was aborted by the server (only the
+ * PostgreSQL store: a deadlock, a serialization failure, a lost
+ * connection): every call until store_delivery_end returns retry_later,
+ * and store_delivery_end rolls back and returns CPIS_ERR_RETRY; the host
+ * then delivers the event again from the start (host_deliver). */
+int store_delivery_doomed(struct store *st);
 
 /* ---- what the plugin writes through the host table ---- */
 
