@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ids.h"
 #include "internal.h"
@@ -57,6 +58,41 @@ static void access_key(const struct cpis_access *a, char out[WF_KEY_MAX])
     wf_access_key(a->nhs_number, a->accessed_at, author, a->location_code, out);
 }
 
+/* A code in brackets at the end of the message's organisation name
+ * ("... MEDICAL TEAM (RKEAA)"): copied into out (upper-case) when it is a
+ * valid ODS code; returns 1 then. */
+static int bracket_code(const char *name, char out[REC_CODE_MAX])
+{
+    size_t n = strlen(name);
+    while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+    if (n < 3 || name[n - 1] != ')')
+        return 0;
+    size_t open = n - 1;
+    while (open > 0 && name[open - 1] != '(')
+        open--;
+    if (open == 0)
+        return 0;
+    size_t len = n - 1 - open;
+    if (len == 0 || len >= REC_CODE_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[open + i];
+        out[i] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    out[len] = '\0';
+    return cpis_ods_code_valid(out);
+}
+
+/* Same letters, case and surrounding space aside. */
+static int same_name(const char *a, const char *b)
+{
+    char x[REC_TEXT_MAX], y[REC_TEXT_MAX];
+    cpis_copy_text(x, sizeof x, a);
+    cpis_copy_text(y, sizeof y, b);
+    return strcasecmp(x, y) == 0;
+}
+
 void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,
                         struct wf_access *w, const char *notification_id)
 {
@@ -64,19 +100,35 @@ void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,
     access_key(a, w->key);
     w->at = a->accessed_at;
     snprintf(w->notification_id, sizeof w->notification_id, "%s", notification_id);
-    snprintf(w->place_code, sizeof w->place_code, "%s", a->location_code);
 
+    /* The bracketed code at the end of the message's name is tried first:
+     * it is the more precise one (a team's site beside its trust's code). */
     struct cpis_ods_resolution r;
-    cpis_ods_resolve(rt->ods, a->location_code, &r);
+    const char *code = a->location_code;
+    char bc[REC_CODE_MAX];
+    if (bracket_code(a->location_name, bc) && strcasecmp(bc, a->location_code) != 0) {
+        cpis_ods_resolve(rt->ods, bc, &r);
+        if (r.resolved || r.via_parent)
+            code = bc;
+    }
+    cpis_ods_resolve(rt->ods, code, &r);
+    snprintf(w->place_code, sizeof w->place_code, "%s", code);
     if (r.resolved && r.name) {
         snprintf(w->place, sizeof w->place, "%s", r.name);
         w->place_resolved = 1;
+    } else if (r.via_parent && r.parent_name) {
+        snprintf(w->place, sizeof w->place, "%s", r.parent_name);
+        w->place_via_parent = 1;
     } else {
         snprintf(w->place, sizeof w->place, "%s", a->location_name[0] ? a->location_name
-                                                                     : a->location_code);
+                                                                     : code);
     }
+    if (a->location_name[0] && !same_name(a->location_name, w->place))
+        snprintf(w->place_in_message, sizeof w->place_in_message, "%s", a->location_name);
     if (r.parent_name)
         snprintf(w->parent, sizeof w->parent, "%s", r.parent_name);
+    if (r.closed)
+        snprintf(w->closed_on, sizeof w->closed_on, "%s", r.close_date ? r.close_date : "closed");
     snprintf(w->setting, sizeof w->setting, "%s", r.setting ? r.setting : "unknown");
     if (r.phone)
         snprintf(w->phone, sizeof w->phone, "%s", r.phone);

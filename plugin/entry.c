@@ -365,8 +365,16 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
                 add_s(o, "accessed_at", ts);
                 add_s(o, "nhs_number", a->nhs_number);
                 add_s(o, "la_code", n.la_code);
-                add_s(o, "location_code", a->location_code);
-                add_s(o, "location_name", a->resolved ? a->resolved_name : a->location_name);
+                add_s(o, "location_code", w.place_code);
+                if (strcmp(w.place_code, a->location_code) != 0)
+                    add_s(o, "location_code_in_message", a->location_code);
+                add_s(o, "location_name", w.place);
+                add_s(o, "location_resolution", w.place_resolved     ? "ods"
+                                                : w.place_via_parent ? "parent"
+                                                : a->location_name[0] ? "message"
+                                                                      : "none");
+                if (w.place_in_message[0])
+                    add_s(o, "location_name_in_message", w.place_in_message);
                 add_s(o, "setting", w.setting);
                 add_s(o, "viewer", a->viewer);
                 add_s(o, "viewer_role", a->viewer_role);
@@ -377,10 +385,12 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
                 cJSON_AddBoolToObject(o, "location_resolved", w.place_resolved);
                 if (w.parent[0]) {
                     struct cpis_ods_resolution r;
-                    cpis_ods_resolve(rt->ods, a->location_code, &r);
+                    cpis_ods_resolve(rt->ods, w.place_code, &r);
                     add_s(o, "location_parent_code", r.parent_code);
                     add_s(o, "location_parent_name", w.parent);
                 }
+                if (w.closed_on[0])
+                    add_s(o, "location_closed", w.closed_on);
                 if (w.phone[0])
                     add_s(o, "location_phone", w.phone);
                 if (a->local_id[0])
