@@ -264,6 +264,22 @@ static char *episode_json(const struct wf_episode *e)
         cJSON_AddStringToObject(s, "code", a->place_code);
         cJSON_AddBoolToObject(s, "resolved", a->place_resolved);
         cJSON_AddStringToObject(s, "parent", a->parent);
+        /* for people: names in title case (wf_display_name), the message's
+         * own name when it differs, "a site of" and closed organisations */
+        char shown[WF_STR_MAX];
+        wf_display_name(a->place, shown, sizeof shown);
+        cJSON_AddStringToObject(s, "place_display", shown);
+        wf_display_name(a->parent, shown, sizeof shown);
+        cJSON_AddStringToObject(s, "parent_display", shown);
+        if (a->place_via_parent)
+            cJSON_AddTrueToObject(s, "via_parent");
+        if (a->place_in_message[0]) {
+            cJSON_AddStringToObject(s, "in_message", a->place_in_message);
+            wf_display_name(a->place_in_message, shown, sizeof shown);
+            cJSON_AddStringToObject(s, "in_message_display", shown);
+        }
+        if (a->closed_on[0])
+            cJSON_AddStringToObject(s, "closed", a->closed_on);
         cJSON_AddStringToObject(s, "setting", a->setting);
         cJSON_AddStringToObject(s, "setting_label", wf_setting_label(a->setting));
         cJSON_AddStringToObject(s, "phone", a->phone);
