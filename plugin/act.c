@@ -576,8 +576,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     }
     struct cpis_notification n;
     struct cpis_parse_error perr = {0, ""};
-    int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,
-                                  rt->cfg.max_message_bytes, &n, &perr);
+    int code = cpis_parse_event(ev, rt->cfg.max_message_bytes, &n, &perr);
     if (code != CPIS_MSG_OK)
         return quarantine(p, ev, code, perr.detail, "", out);
 
@@ -585,17 +584,37 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
         snprintf(out->kind, sizeof out->kind, "%s",
                  n.kind == REC_KIND_ACCESS     ? "access"
                  : n.kind == REC_KIND_INACTIVE ? "inactive_nhs_number"
+                 : n.kind == REC_KIND_IGNORED  ? "ignored"
                                                : "empty");
         snprintf(out->notification_id, sizeof out->notification_id, "%s", n.message_id);
         out->accesses = (uint32_t)n.n_access;
     }
+    if (n.kind == REC_KIND_IGNORED) {
+        /* not a notification: nothing to do, nothing to keep */
+        cpis_log(p, CPIS_LOG_INFO, "message %s ignored: %s",
+                 ev->source_name ? ev->source_name : "(unnamed)", n.ignored_reason);
+        if (out)
+            snprintf(out->detail, sizeof out->detail, "%s", n.ignored_reason);
+        cpis_notification_free(&n);
+        return CPIS_OK;
+    }
 
-    char k_id[REC_ID_MAX + 16], k_mesh[160] = "", k_content[64];
+    /* The MESH id is kept whole in its key (never cut: two ids sharing a
+     * long prefix are two messages). */
+    char k_id[REC_ID_MAX + 16], k_content[64];
+    char *k_mesh = NULL;
     snprintf(k_id, sizeof k_id, "seen/id/%s", n.message_id);
-    if (ev->transport_id && ev->transport_id[0])
-        snprintf(k_mesh, sizeof k_mesh, "seen/mesh/%.140s", ev->transport_id);
+    if (ev->transport_id && ev->transport_id[0]) {
+        size_t need = strlen(ev->transport_id) + sizeof "seen/mesh/";
+        k_mesh = malloc(need);
+        if (k_mesh == NULL) {
+            cpis_notification_free(&n);
+            return CPIS_ERR_NOMEM;
+        }
+        snprintf(k_mesh, need, "seen/mesh/%s", ev->transport_id);
+    }
     content_key(&n, k_content, sizeof k_content);
-    const char *keys[3] = {k_id, k_mesh, k_content};
+    const char *keys[3] = {k_id, k_mesh ? k_mesh : "", k_content};
 
     int dup = 0;
     int rc = dedupe_check(p, keys, n.message_id, &dup);
@@ -605,6 +624,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
         if (out)
             snprintf(out->detail, sizeof out->detail, "already handled");
         cpis_notification_free(&n);
+        free(k_mesh);
         return CPIS_DUPLICATE;
     }
 
@@ -623,6 +643,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
         if (rc == CPIS_OK && already && (i == 0 || !ours)) {
             /* another delivery finished the same message first */
             cpis_notification_free(&n);
+            free(k_mesh);
             return CPIS_DUPLICATE;
         }
     }
@@ -638,6 +659,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
         snprintf(out->detail, sizeof out->detail, "host call failed: %s",
                  rc == CPIS_ERR_RETRY ? "transient, retry" : "permanent");
     cpis_notification_free(&n);
+    free(k_mesh);
     return rc;
 }
 

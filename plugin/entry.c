@@ -332,8 +332,7 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
     struct cpis_notification n;
     struct cpis_parse_error perr = {0, ""};
     const char *file = ev->source_name ? ev->source_name : "";
-    int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,
-                                  rt->cfg.max_message_bytes, &n, &perr);
+    int code = cpis_parse_event(ev, rt->cfg.max_message_bytes, &n, &perr);
     size_t cap = 1024, len = 0;
     char *buf = malloc(cap);
     if (buf == NULL)
@@ -352,7 +351,17 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
             cJSON_AddTrueToObject(o, "ok");
             add_s(o, "kind", n.kind == REC_KIND_ACCESS     ? "access"
                              : n.kind == REC_KIND_INACTIVE ? "inactive_nhs_number"
+                             : n.kind == REC_KIND_IGNORED  ? "ignored"
                                                            : "empty");
+            if (n.workflow_id[0])
+                add_s(o, "workflow_id", n.workflow_id);
+            if (n.kind == REC_KIND_IGNORED) {
+                /* not a notification: what it is, and its MESH id if any */
+                add_s(o, "reason", n.ignored_reason);
+                if (n.message_id[0])
+                    add_s(o, "message_id", n.message_id);
+                goto line_done;
+            }
             add_s(o, "format", n.format == REC_FORMAT_FHIR ? "fhir" : "hl7v3");
             add_s(o, "message_id", n.message_id);
             cpis_iso_format(n.created, ts, sizeof ts);
@@ -364,6 +373,8 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
                 cpis_iso_format(a->accessed_at, ts, sizeof ts);
                 add_s(o, "accessed_at", ts);
                 add_s(o, "nhs_number", a->nhs_number);
+                if (a->access_id[0])
+                    add_s(o, "access_id", a->access_id);
                 add_s(o, "la_code", n.la_code);
                 add_s(o, "location_code", w.place_code);
                 if (strcmp(w.place_code, a->location_code) != 0)
@@ -405,6 +416,7 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
                     add_s(o, "upload_file", n.upload_file);
             }
         }
+    line_done:;
         char *line = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (line == NULL)

@@ -17,6 +17,21 @@ int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
                        size_t max_bytes, struct cpis_notification *out,
                        struct cpis_parse_error *err);
 
+/* A delivery as the host received it (struct cpis_event): a MESH report
+ * (mesh_message_type "Report") is REC_KIND_IGNORED without parsing; a gzip
+ * payload (content_encoding "gzip") is inflated, the size limit applying to
+ * the inflated bytes (inflating stops one byte past it: too_large); then
+ * cpis_parse_message.  The MESH WorkflowId is kept on the record. */
+struct cpis_event;
+int cpis_parse_event(const struct cpis_event *ev, size_t max_bytes,
+                     struct cpis_notification *out, struct cpis_parse_error *err);
+
+/* Inflate a gzip buffer into a malloc'd one of at most max bytes.  Returns
+ * CPIS_MSG_OK, CPIS_MSG_TOO_LARGE (more than max), CPIS_MSG_BAD_ENCODING
+ * (not gzip, corrupt or truncated) or CPIS_MSG_MALFORMED (out of memory). */
+int cpis_gunzip(const uint8_t *buf, size_t len, size_t max, uint8_t **out,
+                size_t *out_len, struct cpis_parse_error *err);
+
 int cpis_parse_hl7v3(const uint8_t *buf, size_t len,
                      struct cpis_notification *out, struct cpis_parse_error *err);
 int cpis_parse_fhir(const uint8_t *buf, size_t len,

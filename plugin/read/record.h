@@ -15,7 +15,9 @@
 enum cpis_rec_kind {
     REC_KIND_ACCESS = 0,   /* one or more access records */
     REC_KIND_INACTIVE = 1, /* inactive NHS number notification */
-    REC_KIND_EMPTY = 2     /* an ASN with no access record */
+    REC_KIND_EMPTY = 2,    /* an ASN with no access record */
+    REC_KIND_IGNORED = 3   /* not a notification (a MESH report, ...):
+                              ignored_reason says which */
 };
 
 enum cpis_rec_format { REC_FORMAT_HL7V3 = 0, REC_FORMAT_FHIR = 1 };
@@ -43,6 +45,8 @@ struct cpis_access {
     char location_code[REC_CODE_MAX]; /* ODS code, validated */
     int location_is_site;             /* 1 when the id root was a site root */
     char location_name[REC_TEXT_MAX]; /* the name given in the message */
+    char access_id[REC_ID_MAX];       /* the access's own id (FHIR: the
+                                         AuditEvent id), "" if none */
     /* Enrichment (ods.c), filled after parsing: */
     char resolved_name[REC_TEXT_MAX];   /* ODS name, "" when unresolved */
     char parent_code[REC_CODE_MAX];     /* parent trust for a site */
@@ -61,6 +65,8 @@ struct cpis_notification {
     char la_code[REC_CODE_MAX];      /* recipient LA ODS code, "" if absent */
     char upload_file[REC_ID_MAX];    /* LA upload file, "" if absent */
     long total_records;              /* as stated, -1 if absent */
+    char ignored_reason[64];         /* REC_KIND_IGNORED only */
+    char workflow_id[REC_ID_MAX];    /* MESH WorkflowId of the delivery, "" */
     char inactive_nhs_number[11];    /* REC_KIND_INACTIVE only */
     size_t n_access;
     struct cpis_access *access;      /* heap, n_access entries */

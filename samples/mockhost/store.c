@@ -693,7 +693,9 @@ int store_summary(struct store *st, struct store_summary *out)
         /* messages accepted: distinct notification ids delivered "ok" */
         {&out->notifications,
          "SELECT COUNT(DISTINCT notification_id) FROM deliveries"
-         " WHERE status = 'ok'"},
+         " WHERE status = 'ok' AND COALESCE(kind, '') <> 'ignored'"},
+        {&out->ignored,
+         "SELECT COUNT(*) FROM deliveries WHERE status = 'ok' AND kind = 'ignored'"},
         /* access records in them, each notification counted once */
         {&out->accesses,
          "SELECT COALESCE(SUM(a), 0) FROM (SELECT MAX(accesses) AS a"

@@ -65,6 +65,8 @@ struct store_summary {
     int64_t records_kept;
     int64_t quarantined;
     int64_t closed_on_switch;
+    int64_t ignored;       /* deliveries that were not notifications (a MESH
+                              report): kind "ignored" */
 };
 
 /* One quarantined message, for `quarantine list` and `redeliver`.  Every
