@@ -469,6 +469,40 @@ static int plugin_parse(struct cpis_plugin *p, const struct cpis_event *ev, char
 
 /* ---- config check ---------------------------------------------------------- */
 
+/* Adds "ods_files" to the effective JSON: per ODS file read, its rows read
+ * and skipped (by reason), or why it is not an extract at all. */
+static int add_ods_files(const struct cpis_ods *ods, char *effective, size_t eff_cap)
+{
+    cJSON *root = cJSON_Parse(effective);
+    if (root == NULL)
+        return CPIS_OK; /* not ours to judge: left as it is */
+    cJSON *files = cJSON_AddArrayToObject(root, "ods_files");
+    for (size_t i = 0; files != NULL && i < cpis_ods_file_count(ods); i++) {
+        const struct cpis_ods_file_report *f = cpis_ods_file(ods, i);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", f->path);
+        cJSON_AddNumberToObject(o, "rows_read", (double)f->rows_read);
+        cJSON_AddNumberToObject(o, "rows_skipped", (double)f->rows_skipped);
+        cJSON *why = cJSON_AddObjectToObject(o, "skipped");
+        for (int k = 0; k < ODS_SKIP_N; k++)
+            if (f->skipped[k])
+                cJSON_AddNumberToObject(why, cpis_ods_skip_reason(k), (double)f->skipped[k]);
+        if (f->not_extract)
+            cJSON_AddStringToObject(o, "not_an_extract", f->why);
+        cJSON_AddItemToArray(files, o);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (text == NULL)
+        return CPIS_ERR_NOMEM;
+    size_t n = strlen(text);
+    int rc = n + 1 > eff_cap ? CPIS_ERR_BUFFER : CPIS_OK;
+    if (rc == CPIS_OK)
+        memcpy(effective, text, n + 1);
+    free(text);
+    return rc;
+}
+
 static int plugin_config_check(const struct cpis_config_source *src, char *err, size_t cap,
                                char *effective, size_t eff_cap)
 {
@@ -482,6 +516,11 @@ static int plugin_config_check(const struct cpis_config_source *src, char *err, 
         if (need + 1 > eff_cap) {
             runtime_free(rt);
             return CPIS_ERR_BUFFER;
+        }
+        int rc = add_ods_files(rt->ods, effective, eff_cap);
+        if (rc != CPIS_OK) {
+            runtime_free(rt);
+            return rc;
         }
     }
     runtime_free(rt);
