@@ -84,12 +84,22 @@ static int bracket_code(const char *name, char out[REC_CODE_MAX])
     return cpis_ods_code_valid(out);
 }
 
-/* Same letters, case and surrounding space aside. */
-static int same_name(const char *a, const char *b)
+/* Same name, case, surrounding space and a trailing "(CODE)" aside (the
+ * CP-IS FHIR API writes "NAME (CODE)"). */
+static int same_name(const char *msg, const char *ods_name)
 {
-    char x[REC_TEXT_MAX], y[REC_TEXT_MAX];
-    cpis_copy_text(x, sizeof x, a);
-    cpis_copy_text(y, sizeof y, b);
+    char x[REC_TEXT_MAX], y[REC_TEXT_MAX], code[REC_CODE_MAX];
+    cpis_copy_text(x, sizeof x, msg);
+    cpis_copy_text(y, sizeof y, ods_name);
+    if (bracket_code(x, code)) {
+        char *open = strrchr(x, '(');
+        if (open != NULL) {
+            *open = '\0';
+            char tmp[REC_TEXT_MAX];
+            cpis_copy_text(tmp, sizeof tmp, x);
+            memcpy(x, tmp, sizeof x);
+        }
+    }
     return strcasecmp(x, y) == 0;
 }
 
