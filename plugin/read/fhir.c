@@ -561,6 +561,8 @@ static uint64_t fnv1a(const char *s, uint64_t h)
 
 static int parse_bundle(struct ctx *c, const cJSON *root, struct cpis_notification *out)
 {
+    if (!cJSON_IsObject(root))
+        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED, "the JSON text is not a FHIR resource");
     const char *rt = get_str(root, "resourceType");
     if (rt == NULL)
         return cpis_fail(c->err, CPIS_MSG_MALFORMED, "resourceType is absent or not a string");
