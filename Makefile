@@ -172,7 +172,7 @@ $(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(INTERNAL)
 
 build/fuzz/%: tests/fuzz/fuzz_%.c $(PLUGIN_SRCS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out plugin/entry.c,$(PLUGIN_SRCS)) $(PKG_LIBS) -lpthread
+	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out plugin/entry.c plugin/act.c,$(PLUGIN_SRCS)) $(PKG_LIBS) -lpthread
 
 fuzz:
 	@command -v clang >/dev/null && [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || \

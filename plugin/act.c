@@ -602,9 +602,9 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     if (n.kind == REC_KIND_IGNORED) {
         /* not a notification: nothing to do, nothing to keep */
         cpis_log(p, CPIS_LOG_INFO, "message %s ignored: %s",
-                 ev->source_name ? ev->source_name : "(unnamed)", n.ignored_reason);
+                 ev->source_name ? ev->source_name : "(unnamed)", n.reason);
         if (out)
-            snprintf(out->detail, sizeof out->detail, "%s", n.ignored_reason);
+            snprintf(out->detail, sizeof out->detail, "%s", n.reason);
         cpis_notification_free(&n);
         return CPIS_OK;
     }

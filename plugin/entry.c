@@ -357,7 +357,7 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
                 add_s(o, "workflow_id", n.workflow_id);
             if (n.kind == REC_KIND_IGNORED) {
                 /* not a notification: what it is, and its MESH id if any */
-                add_s(o, "reason", n.ignored_reason);
+                add_s(o, "reason", n.reason);
                 if (n.message_id[0])
                     add_s(o, "message_id", n.message_id);
                 goto line_done;

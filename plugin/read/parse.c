@@ -301,7 +301,7 @@ int cpis_parse_event(const struct cpis_event *ev, size_t max_bytes,
         }
         out->kind = REC_KIND_IGNORED;
         out->total_records = -1;
-        snprintf(out->ignored_reason, sizeof out->ignored_reason, "mesh_report");
+        snprintf(out->reason, sizeof out->reason, "mesh_report");
         /* the message id of a report: its MESH id (DTSId), else none */
         cpis_copy_text(out->message_id, sizeof out->message_id,
                        ev->transport_id ? ev->transport_id : "");

@@ -30,6 +30,9 @@ enum cpis_author_kind { AUTHOR_PERSON = 0, AUTHOR_SYSTEM = 1 };
 
 /* One access to a child's CP-IS record. */
 struct cpis_access {
+    char access_id[REC_ID_MAX];       /* the access's own id as in the message
+                                         (FHIR: the AuditEvent id), "" if the
+                                         format has none */
     char nhs_number[11];              /* 10 digits, validated (Modulus 11) */
     char local_id[64];                /* LA local id, "" if absent */
     int64_t accessed_at;              /* epoch seconds UTC */
@@ -45,8 +48,6 @@ struct cpis_access {
     char location_code[REC_CODE_MAX]; /* ODS code, validated */
     int location_is_site;             /* 1 when the id root was a site root */
     char location_name[REC_TEXT_MAX]; /* the name given in the message */
-    char access_id[REC_ID_MAX];       /* the access's own id (FHIR: the
-                                         AuditEvent id), "" if none */
     /* Enrichment (ods.c), filled after parsing: */
     char resolved_name[REC_TEXT_MAX];   /* ODS name, "" when unresolved */
     char parent_code[REC_CODE_MAX];     /* parent trust for a site */
@@ -65,7 +66,8 @@ struct cpis_notification {
     char la_code[REC_CODE_MAX];      /* recipient LA ODS code, "" if absent */
     char upload_file[REC_ID_MAX];    /* LA upload file, "" if absent */
     long total_records;              /* as stated, -1 if absent */
-    char ignored_reason[64];         /* REC_KIND_IGNORED only */
+    char reason[REC_TEXT_MAX];       /* REC_KIND_IGNORED only: what the file
+                                        is and why it is passed by */
     char workflow_id[REC_ID_MAX];    /* MESH WorkflowId of the delivery, "" */
     char inactive_nhs_number[11];    /* REC_KIND_INACTIVE only */
     size_t n_access;
