@@ -724,6 +724,31 @@ static void test_logs_hold_no_identifiers(void **state)
     env_down(&e);
 }
 
+
+/* MESH ids are kept whole: two messages whose DTSIds share their first 200
+ * characters are two messages; the same long id again is a duplicate. */
+static void test_long_mesh_ids(void **state)
+{
+    (void)state;
+    struct env e;
+    env_up_file(&e, "config/v5.json");
+    char id1[260], id2[260];
+    memset(id1, 'A', 200);
+    memcpy(id2, id1, 200);
+    snprintf(id1 + 200, sizeof id1 - 200, "_%s", "first");
+    snprintf(id2 + 200, sizeof id2 - 200, "_%s", "second");
+    assert_int_equal(deliver_sample(&e, "cascade/04-emergency-department.xml", id1, NULL),
+                     CPIS_OK);
+    assert_int_equal(deliver_sample(&e, "cascade/05-ward.xml", id2, NULL), CPIS_OK);
+    assert_int_equal(e.fh.records.n, 2);
+    /* the second message's own MESH id, and a third message under id1 */
+    assert_int_equal(deliver_sample(&e, "cascade/05-ward.xml", id2, NULL), CPIS_DUPLICATE);
+    assert_int_equal(deliver_sample(&e, "cascade/02-ambulance-control.xml", id1, NULL),
+                     CPIS_DUPLICATE);
+    assert_int_equal(e.fh.records.n, 2);
+    env_down(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_inactive_and_empty),
         cmocka_unit_test(test_multi_access_message),
         cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_long_mesh_ids),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_switch_5_to_6_closes_legacy_items),
         cmocka_unit_test(test_switch_detected_across_restart),
