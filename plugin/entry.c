@@ -125,6 +125,20 @@ static struct runtime *runtime_build(const struct cpis_config_source *src, char 
     return rt;
 }
 
+/* Says in the log what the ODS files gave: a file that is not an extract
+ * (skipped), rows skipped (counted).  No row content is ever logged. */
+static void log_ods_files(struct cpis_plugin *p, const struct runtime *rt)
+{
+    for (size_t i = 0; i < cpis_ods_file_count(rt->ods); i++) {
+        const struct cpis_ods_file_report *f = cpis_ods_file(rt->ods, i);
+        if (f->not_extract)
+            cpis_log(p, CPIS_LOG_WARN, "ODS file %s skipped: %s", f->path, f->why);
+        else if (f->rows_skipped)
+            cpis_log(p, CPIS_LOG_INFO, "ODS file %s: %zu rows read, %zu skipped (see config "
+                     "check)", f->path, f->rows_read, f->rows_skipped);
+    }
+}
+
 static struct runtime *rt_acquire(struct cpis_plugin *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -186,6 +200,7 @@ static int on_config_changed(void *user, const struct cpis_config_source *src, c
     rt_release(p, old);
     cpis_log(p, CPIS_LOG_INFO, "configuration applied: workflow version %d", fresh->cfg.version);
     struct runtime *rt = rt_acquire(p);
+    log_ods_files(p, rt);
     (void)cpis_apply_switch(p, rt);
     rt_release(p, rt);
     return CPIS_OK;
@@ -305,6 +320,7 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
         cpis_log(p, CPIS_LOG_WARN,
                  "host offers no %s: working degraded (those items are not written)",
                  !host->publish_landing ? "landing-page module" : "case notes");
+    log_ods_files(p, p->rt);
     cpis_log(p, CPIS_LOG_INFO, "cpis-notify %s loaded (ABI %u.%u, host ABI %u.%u), workflow "
              "version %d", PLUGIN_VERSION, CPIS_ABI_MAJOR, CPIS_ABI_MINOR, host->abi_major,
              host->abi_minor, p->rt->cfg.version);

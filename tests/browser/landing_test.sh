@@ -64,8 +64,8 @@ chrome() {
 # An older episode for C-1003: the FHIR sample moved to 20 Feb 2024 with new ids.
 sed -e 's/2024-03-16/2024-02-20/g' \
     -e 's/[Ee]9[Cc]24[Aa]7[Bb]-5[Dd]18-4[Ff]63-8[Bb]0[Ee]-1[Aa]7[Dd]3[Ff]6[Cc]9[Ee]52/B1D7E3A2-6C4F-4E8A-9D21-5F0C3B7A8E64/g' \
-    -e 's/3a6f1d8c-2e9b-4c74-b05a-7d8e3c1f9b46/5c2e9a41-7b3d-4f86-a1c9-2e8d6f4b0a17/g' \
-    "$S/messages/fhir-access-system.json" > "$T/extra/zz-older-episode.json"
+    -e 's/7c2e9a10-4d3b-4f8e-a1b2-3c4d5e6f7001/5c2e9a41-7b3d-4f86-a1c9-2e8d6f4b0a17/g' \
+    "$S/messages/fhir-access-111.json" > "$T/extra/zz-older-episode.json"
 
 DB="$T/store.db"
 "$M" --config "$S/config/v6.json" --cases "$S/cases.json" --db "$DB" \
