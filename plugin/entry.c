@@ -395,7 +395,12 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
                 add_s(o, "location_code", w.place_code);
                 if (strcmp(w.place_code, a->location_code) != 0)
                     add_s(o, "location_code_in_message", a->location_code);
-                add_s(o, "location_name", w.place);
+                /* contract.md: the ODS name, the parent's, else the
+                 * message's; "" when none of them is known */
+                add_s(o, "location_name", w.place_resolved || w.place_via_parent ||
+                                                  a->location_name[0]
+                                              ? w.place
+                                              : "");
                 add_s(o, "location_resolution", w.place_resolved     ? "ods"
                                                 : w.place_via_parent ? "parent"
                                                 : a->location_name[0] ? "message"
