@@ -39,6 +39,32 @@ line=$(cat "$tmp/out")
 expect_eq "known site: resolution ods" "$(str location_resolution "$line")" ods
 expect_not_in "known site: no name_in_message when equal" "$tmp/out" location_name_in_message
 
+# The code in brackets at the end of the message's name is tried first.
+sed -e 's/"value": "RR801"/"value": "RJE"/' \
+    -e 's/LEEDS GENERAL INFIRMARY - PAEDIATRIC EMERGENCY DEPARTMENT (RR801)/UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST - PAEDIATRIC TEAM (RJE01)/' \
+    "$S/messages/fhir-access-person.json" >"$tmp/bracket.json"
+run "parse: bracketed site code" 0 mh parse "$tmp/bracket.json"
+line=$(cat "$tmp/out")
+expect_eq "bracket: the site is used" "$(str location_code "$line")" RJE01
+expect_eq "bracket: the message's code kept" "$(str location_code_in_message "$line")" RJE
+expect_eq "bracket: resolved by ODS" "$(str location_resolution "$line")" ods
+sed -e 's/"value": "RR801"/"value": "RJE"/' \
+    -e 's/LEEDS GENERAL INFIRMARY - PAEDIATRIC EMERGENCY DEPARTMENT (RR801)/UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST - MEDICAL TEAM (RJEAA)/' \
+    "$S/messages/fhir-access-person.json" >"$tmp/bracket2.json"
+run "parse: bracketed code no file holds" 0 mh parse "$tmp/bracket2.json"
+line=$(cat "$tmp/out")
+expect_eq "bracket unlisted: code" "$(str location_code "$line")" RJEAA
+expect_eq "bracket unlisted: a site of its trust" "$(str location_resolution "$line")" parent
+expect_eq "bracket unlisted: trust name" "$(str location_name "$line")" "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST"
+# A code nobody knows and no name: resolution none, location_name empty.
+sed -e 's/"value": "RR801"/"value": "QQQ99"/' -e 's/"display": "LEEDS GENERAL INFIRMARY - PAEDIATRIC EMERGENCY DEPARTMENT (RR801)"/"display": ""/' \
+    "$S/messages/fhir-access-person.json" >"$tmp/none.json"
+run "parse: nothing known" 0 mh parse "$tmp/none.json"
+line=$(cat "$tmp/out")
+expect_eq "none: resolution" "$(str location_resolution "$line")" none
+expect_in "none: empty name" "$tmp/out" '"location_name":""'
+expect_eq "none: setting" "$(str setting "$line")" unknown
+
 # landing entry and case note say "a site of" and the message's name
 run "deliver with the spreadsheet extract" 0 mh --ods "$SHEET" --db "$tmp/sheet.db" deliver "$S/cascade/04-emergency-department.xml"
 if [ "$HAVE_SQLITE" = 1 ]; then
