@@ -1,7 +1,7 @@
 # cpis-notify build.  `make` builds the plugin and the mock host; `make check`
 # runs every test, then the suite again under ASan+UBSan.  See README.md.
 
-PKGS      := libxml-2.0 libcjson libpcre2-8
+PKGS      := libxml-2.0 libcjson libpcre2-8 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)

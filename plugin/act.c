@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ids.h"
 #include "internal.h"
@@ -57,6 +58,51 @@ static void access_key(const struct cpis_access *a, char out[WF_KEY_MAX])
     wf_access_key(a->nhs_number, a->accessed_at, author, a->location_code, out);
 }
 
+/* A code in brackets at the end of the message's organisation name
+ * ("... MEDICAL TEAM (RKEAA)"): copied into out (upper-case) when it is a
+ * valid ODS code; returns 1 then. */
+static int bracket_code(const char *name, char out[REC_CODE_MAX])
+{
+    size_t n = strlen(name);
+    while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+    if (n < 3 || name[n - 1] != ')')
+        return 0;
+    size_t open = n - 1;
+    while (open > 0 && name[open - 1] != '(')
+        open--;
+    if (open == 0)
+        return 0;
+    size_t len = n - 1 - open;
+    if (len == 0 || len >= REC_CODE_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[open + i];
+        out[i] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    out[len] = '\0';
+    return cpis_ods_code_valid(out);
+}
+
+/* Same name, case, surrounding space and a trailing "(CODE)" aside (the
+ * CP-IS FHIR API writes "NAME (CODE)"). */
+static int same_name(const char *msg, const char *ods_name)
+{
+    char x[REC_TEXT_MAX], y[REC_TEXT_MAX], code[REC_CODE_MAX];
+    cpis_copy_text(x, sizeof x, msg);
+    cpis_copy_text(y, sizeof y, ods_name);
+    if (bracket_code(x, code)) {
+        char *open = strrchr(x, '(');
+        if (open != NULL) {
+            *open = '\0';
+            char tmp[REC_TEXT_MAX];
+            cpis_copy_text(tmp, sizeof tmp, x);
+            memcpy(x, tmp, sizeof x);
+        }
+    }
+    return strcasecmp(x, y) == 0;
+}
+
 void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,
                         struct wf_access *w, const char *notification_id)
 {
@@ -64,19 +110,35 @@ void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,
     access_key(a, w->key);
     w->at = a->accessed_at;
     snprintf(w->notification_id, sizeof w->notification_id, "%s", notification_id);
-    snprintf(w->place_code, sizeof w->place_code, "%s", a->location_code);
 
+    /* The bracketed code at the end of the message's name is tried first:
+     * it is the more precise one (a team's site beside its trust's code). */
     struct cpis_ods_resolution r;
-    cpis_ods_resolve(rt->ods, a->location_code, &r);
+    const char *code = a->location_code;
+    char bc[REC_CODE_MAX];
+    if (bracket_code(a->location_name, bc) && strcasecmp(bc, a->location_code) != 0) {
+        cpis_ods_resolve(rt->ods, bc, &r);
+        if (r.resolved || r.via_parent)
+            code = bc;
+    }
+    cpis_ods_resolve(rt->ods, code, &r);
+    snprintf(w->place_code, sizeof w->place_code, "%s", code);
     if (r.resolved && r.name) {
         snprintf(w->place, sizeof w->place, "%s", r.name);
         w->place_resolved = 1;
+    } else if (r.via_parent && r.parent_name) {
+        snprintf(w->place, sizeof w->place, "%s", r.parent_name);
+        w->place_via_parent = 1;
     } else {
         snprintf(w->place, sizeof w->place, "%s", a->location_name[0] ? a->location_name
-                                                                     : a->location_code);
+                                                                     : code);
     }
+    if (a->location_name[0] && !same_name(a->location_name, w->place))
+        snprintf(w->place_in_message, sizeof w->place_in_message, "%s", a->location_name);
     if (r.parent_name)
         snprintf(w->parent, sizeof w->parent, "%s", r.parent_name);
+    if (r.closed)
+        snprintf(w->closed_on, sizeof w->closed_on, "%s", r.close_date ? r.close_date : "closed");
     snprintf(w->setting, sizeof w->setting, "%s", r.setting ? r.setting : "unknown");
     if (r.phone)
         snprintf(w->phone, sizeof w->phone, "%s", r.phone);
@@ -223,6 +285,22 @@ static char *episode_json(const struct wf_episode *e)
         cJSON_AddStringToObject(s, "code", a->place_code);
         cJSON_AddBoolToObject(s, "resolved", a->place_resolved);
         cJSON_AddStringToObject(s, "parent", a->parent);
+        /* for people: names in title case (wf_display_name), the message's
+         * own name when it differs, "a site of" and closed organisations */
+        char shown[WF_STR_MAX];
+        wf_display_name(a->place, shown, sizeof shown);
+        cJSON_AddStringToObject(s, "place_display", shown);
+        wf_display_name(a->parent, shown, sizeof shown);
+        cJSON_AddStringToObject(s, "parent_display", shown);
+        if (a->place_via_parent)
+            cJSON_AddTrueToObject(s, "via_parent");
+        if (a->place_in_message[0]) {
+            cJSON_AddStringToObject(s, "in_message", a->place_in_message);
+            wf_display_name(a->place_in_message, shown, sizeof shown);
+            cJSON_AddStringToObject(s, "in_message_display", shown);
+        }
+        if (a->closed_on[0])
+            cJSON_AddStringToObject(s, "closed", a->closed_on);
         cJSON_AddStringToObject(s, "setting", a->setting);
         cJSON_AddStringToObject(s, "setting_label", wf_setting_label(a->setting));
         cJSON_AddStringToObject(s, "phone", a->phone);
@@ -532,19 +610,28 @@ static int handle_one(struct cpis_plugin *p, struct runtime *rt, const struct cp
                       const struct cpis_notification *n, int first)
 {
     const char *src = LOG_NAME(ev);
-    char k_id[REC_ID_MAX + 16], k_mesh[160] = "", k_content[64];
+    char k_id[REC_ID_MAX + 16], k_content[64];
+    char *k_mesh = NULL;
     snprintf(k_id, sizeof k_id, "seen/id/%s", n->message_id);
     /* The MESH id names the whole file: it dedupes the file's first
-     * notification only (the others have their own ids and contents). */
-    if (first && ev->transport_id && ev->transport_id[0])
-        snprintf(k_mesh, sizeof k_mesh, "seen/mesh/%.140s", ev->transport_id);
+     * notification only (the others have their own ids and contents).  It
+     * is kept whole in its key, never cut: two ids sharing a long prefix
+     * are two messages. */
+    if (first && ev->transport_id && ev->transport_id[0]) {
+        size_t need = strlen(ev->transport_id) + sizeof "seen/mesh/";
+        k_mesh = malloc(need);
+        if (k_mesh == NULL)
+            return CPIS_ERR_NOMEM;
+        snprintf(k_mesh, need, "seen/mesh/%s", ev->transport_id);
+    }
     content_key(n, k_content, sizeof k_content);
-    const char *keys[3] = {k_id, k_mesh, k_content};
+    const char *keys[3] = {k_id, k_mesh != NULL ? k_mesh : "", k_content};
 
     int dup = 0;
     int rc = dedupe_check(p, keys, n->message_id, &dup);
     if (rc == CPIS_OK && dup) {
         cpis_log(p, CPIS_LOG_INFO, "message %s: notification is a duplicate: no action", src);
+        free(k_mesh);
         return CPIS_DUPLICATE;
     }
     for (size_t i = 0; rc == CPIS_OK && i < n->n_access && n->kind == REC_KIND_ACCESS; i++)
@@ -560,8 +647,9 @@ static int handle_one(struct cpis_plugin *p, struct runtime *rt, const struct cp
         int already = 0, ours = 1;
         rc = state_claim(p, keys[i], n->message_id, &already, &ours);
         if (rc == CPIS_OK && already && (i == 0 || !ours))
-            return CPIS_DUPLICATE; /* another delivery finished it first */
+            rc = CPIS_DUPLICATE; /* another delivery finished it first */
     }
+    free(k_mesh);
     return rc;
 }
 
@@ -578,8 +666,7 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
     const char *src = LOG_NAME(ev);
     struct cpis_message m = {0, NULL};
     struct cpis_parse_error perr = {0, ""};
-    int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,
-                                  rt->cfg.max_message_bytes, &m, &perr);
+    int code = cpis_parse_event(ev, rt->cfg.max_message_bytes, &m, &perr);
     if (code != CPIS_MSG_OK)
         return quarantine(p, ev, code, perr.detail, "", out);
 
@@ -591,7 +678,6 @@ int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt, const struct cp
         if (m.n > 1)
             snprintf(out->detail, sizeof out->detail, "%zu notifications in one file", m.n);
     }
-
     int rc = CPIS_OK;
     size_t handled = 0, dups = 0, accesses = 0;
     for (size_t i = 0; i < m.n && (rc == CPIS_OK || rc == CPIS_DUPLICATE); i++) {

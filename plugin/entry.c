@@ -125,6 +125,20 @@ static struct runtime *runtime_build(const struct cpis_config_source *src, char 
     return rt;
 }
 
+/* Says in the log what the ODS files gave: a file that is not an extract
+ * (skipped), rows skipped (counted).  No row content is ever logged. */
+static void log_ods_files(struct cpis_plugin *p, const struct runtime *rt)
+{
+    for (size_t i = 0; i < cpis_ods_file_count(rt->ods); i++) {
+        const struct cpis_ods_file_report *f = cpis_ods_file(rt->ods, i);
+        if (f->not_extract)
+            cpis_log(p, CPIS_LOG_WARN, "ODS file %s skipped: %s", f->path, f->why);
+        else if (f->rows_skipped)
+            cpis_log(p, CPIS_LOG_INFO, "ODS file %s: %zu rows read, %zu skipped (see config "
+                     "check)", f->path, f->rows_read, f->rows_skipped);
+    }
+}
+
 static struct runtime *rt_acquire(struct cpis_plugin *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -186,6 +200,7 @@ static int on_config_changed(void *user, const struct cpis_config_source *src, c
     rt_release(p, old);
     cpis_log(p, CPIS_LOG_INFO, "configuration applied: workflow version %d", fresh->cfg.version);
     struct runtime *rt = rt_acquire(p);
+    log_ods_files(p, rt);
     (void)cpis_apply_switch(p, rt);
     rt_release(p, rt);
     return CPIS_OK;
@@ -305,6 +320,7 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
         cpis_log(p, CPIS_LOG_WARN,
                  "host offers no %s: working degraded (those items are not written)",
                  !host->publish_landing ? "landing-page module" : "case notes");
+    log_ods_files(p, p->rt);
     cpis_log(p, CPIS_LOG_INFO, "cpis-notify %s loaded (ABI %u.%u, host ABI %u.%u), workflow "
              "version %d", PLUGIN_VERSION, CPIS_ABI_MAJOR, CPIS_ABI_MINOR, host->abi_major,
              host->abi_minor, p->rt->cfg.version);
@@ -379,12 +395,19 @@ static cJSON *line_head(const char *file, const struct cpis_notification *n)
     add_s(o, "file", file);
     cJSON_AddTrueToObject(o, "ok");
     add_s(o, "kind", kind_name(n->kind));
-    add_s(o, "format", n->format == REC_FORMAT_FHIR ? "fhir" : "hl7v3");
-    add_s(o, "message_id", n->message_id);
-    if (n->created != 0 || n->kind != REC_KIND_IGNORED) {
+    /* a MESH report is ignored unread: no format, no created time, and its
+     * MESH id (if any) as message_id */
+    int unread = n->kind == REC_KIND_IGNORED && n->created == 0;
+    if (!unread)
+        add_s(o, "format", n->format == REC_FORMAT_FHIR ? "fhir" : "hl7v3");
+    if (!unread || n->message_id[0])
+        add_s(o, "message_id", n->message_id);
+    if (!unread) {
         cpis_iso_format(n->created, ts, sizeof ts);
         add_s(o, "created", ts);
     }
+    if (n->workflow_id[0])
+        add_s(o, "workflow_id", n->workflow_id);
     return o;
 }
 
@@ -400,8 +423,18 @@ static void access_line(struct runtime *rt, struct line_buf *b, const char *file
     add_s(o, "accessed_at", ts);
     add_s(o, "nhs_number", a->nhs_number);
     add_s(o, "la_code", n->la_code);
-    add_s(o, "location_code", a->location_code);
-    add_s(o, "location_name", a->resolved ? a->resolved_name : a->location_name);
+    add_s(o, "location_code", w.place_code);
+    if (strcmp(w.place_code, a->location_code) != 0)
+        add_s(o, "location_code_in_message", a->location_code);
+    /* the ODS name, the parent's, else the message's; "" when none is known */
+    add_s(o, "location_name",
+          w.place_resolved || w.place_via_parent || a->location_name[0] ? w.place : "");
+    add_s(o, "location_resolution", w.place_resolved     ? "ods"
+                                    : w.place_via_parent ? "parent"
+                                    : a->location_name[0] ? "message"
+                                                          : "none");
+    if (w.place_in_message[0])
+        add_s(o, "location_name_in_message", w.place_in_message);
     add_s(o, "setting", w.setting);
     add_s(o, "viewer", a->viewer);
     add_s(o, "viewer_role", a->viewer_role);
@@ -422,10 +455,12 @@ static void access_line(struct runtime *rt, struct line_buf *b, const char *file
     cJSON_AddBoolToObject(o, "location_resolved", w.place_resolved);
     if (w.parent[0]) {
         struct cpis_ods_resolution r;
-        cpis_ods_resolve(rt->ods, a->location_code, &r);
+        cpis_ods_resolve(rt->ods, w.place_code, &r);
         add_s(o, "location_parent_code", r.parent_code);
         add_s(o, "location_parent_name", w.parent);
     }
+    if (w.closed_on[0])
+        add_s(o, "location_closed", w.closed_on);
     if (w.phone[0])
         add_s(o, "location_phone", w.phone);
     cJSON_AddNumberToObject(o, "record_index", (double)i);
@@ -456,8 +491,7 @@ static char *parse_lines(struct runtime *rt, const struct cpis_event *ev, int *r
     struct cpis_message m = {0, NULL};
     struct cpis_parse_error perr = {0, ""};
     const char *file = ev->source_name ? ev->source_name : "";
-    int code = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type,
-                                  rt->cfg.max_message_bytes, &m, &perr);
+    int code = cpis_parse_event(ev, rt->cfg.max_message_bytes, &m, &perr);
     struct line_buf b = {NULL, 0, 0, 0};
     if (code != CPIS_MSG_OK) {
         cJSON *o = cJSON_CreateObject();
@@ -517,6 +551,40 @@ static int plugin_parse(struct cpis_plugin *p, const struct cpis_event *ev, char
 
 /* ---- config check ---------------------------------------------------------- */
 
+/* Adds "ods_files" to the effective JSON: per ODS file read, its rows read
+ * and skipped (by reason), or why it is not an extract at all. */
+static int add_ods_files(const struct cpis_ods *ods, char *effective, size_t eff_cap)
+{
+    cJSON *root = cJSON_Parse(effective);
+    if (root == NULL)
+        return CPIS_OK; /* not ours to judge: left as it is */
+    cJSON *files = cJSON_AddArrayToObject(root, "ods_files");
+    for (size_t i = 0; files != NULL && i < cpis_ods_file_count(ods); i++) {
+        const struct cpis_ods_file_report *f = cpis_ods_file(ods, i);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", f->path);
+        cJSON_AddNumberToObject(o, "rows_read", (double)f->rows_read);
+        cJSON_AddNumberToObject(o, "rows_skipped", (double)f->rows_skipped);
+        cJSON *why = cJSON_AddObjectToObject(o, "skipped");
+        for (int k = 0; k < ODS_SKIP_N; k++)
+            if (f->skipped[k])
+                cJSON_AddNumberToObject(why, cpis_ods_skip_reason(k), (double)f->skipped[k]);
+        if (f->not_extract)
+            cJSON_AddStringToObject(o, "not_an_extract", f->why);
+        cJSON_AddItemToArray(files, o);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (text == NULL)
+        return CPIS_ERR_NOMEM;
+    size_t n = strlen(text);
+    int rc = n + 1 > eff_cap ? CPIS_ERR_BUFFER : CPIS_OK;
+    if (rc == CPIS_OK)
+        memcpy(effective, text, n + 1);
+    free(text);
+    return rc;
+}
+
 static int plugin_config_check(const struct cpis_config_source *src, char *err, size_t cap,
                                char *effective, size_t eff_cap)
 {
@@ -530,6 +598,11 @@ static int plugin_config_check(const struct cpis_config_source *src, char *err, 
         if (need + 1 > eff_cap) {
             runtime_free(rt);
             return CPIS_ERR_BUFFER;
+        }
+        int rc = add_ods_files(rt->ods, effective, eff_cap);
+        if (rc != CPIS_OK) {
+            runtime_free(rt);
+            return rc;
         }
     }
     runtime_free(rt);

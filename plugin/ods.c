@@ -57,6 +57,8 @@ struct cpis_ods {
     size_t n_orgs;         /* entries with has_org */
     size_t rejected;
     struct arena_block *arena;
+    struct cpis_ods_file_report *files; /* one per file loaded, in order */
+    size_t n_files, cap_files;
 };
 
 static void *arena_alloc(struct cpis_ods *d, size_t n)
@@ -304,7 +306,52 @@ void cpis_ods_free(struct cpis_ods *d)
     }
     free(d->slots);
     free(d->entries);
+    free(d->files);
     free(d);
+}
+
+size_t cpis_ods_file_count(const struct cpis_ods *d)
+{
+    return d ? d->n_files : 0;
+}
+
+const struct cpis_ods_file_report *cpis_ods_file(const struct cpis_ods *d, size_t i)
+{
+    return d && i < d->n_files ? &d->files[i] : NULL;
+}
+
+const char *cpis_ods_skip_reason(int why)
+{
+    switch (why) {
+    case ODS_SKIP_BAD_CODE: return "not an ODS code in column 1";
+    case ODS_SKIP_QUOTING:  return "malformed quoting";
+    case ODS_SKIP_TOO_MANY: return "more than 27 columns";
+    case ODS_SKIP_TOO_FEW:  return "no name column";
+    case ODS_SKIP_TOO_LONG: return "line longer than 64 KiB";
+    case ODS_SKIP_NUL:      return "NUL byte";
+    default:                return "unreadable";
+    }
+}
+
+/* A new file report (path copied into the arena); NULL when out of memory. */
+static struct cpis_ods_file_report *file_report(struct cpis_ods *d, const char *path)
+{
+    if (d->n_files == d->cap_files) {
+        size_t cap = d->cap_files ? d->cap_files * 2 : 8;
+        struct cpis_ods_file_report *f = realloc(d->files, cap * sizeof *f);
+        if (!f)
+            return NULL;
+        d->files = f;
+        d->cap_files = cap;
+    }
+    const char *p = arena_strndup(d, path, strlen(path));
+    if (!p)
+        return NULL;
+    struct cpis_ods_file_report *r = &d->files[d->n_files++];
+    memset(r, 0, sizeof *r);
+    r->path = p;
+    r->why = "";
+    return r;
 }
 
 size_t cpis_ods_count(const struct cpis_ods *d)
@@ -344,24 +391,25 @@ struct field {
 
 /* Split one line (no line terminator) into at most ODS_COLUMNS fields,
  * unescaping quoted fields into scratch (which has room for len bytes).
- * Returns the number of fields, or -1 for a malformed line (unterminated
- * quote, text after a closing quote, a NUL byte, too many fields). */
+ * Quotes are optional (a spreadsheet re-save drops them).  Returns the
+ * number of fields, or -1 - enum cpis_ods_skip for a line that cannot be
+ * read. */
 static int split_line(const char *line, size_t len, char *scratch,
                       struct field f[ODS_COLUMNS])
 {
     size_t i = 0, out = 0;
     int nf = 0;
     if (memchr(line, '\0', len))
-        return -1;
+        return -1 - ODS_SKIP_NUL;
     for (;;) {
         if (nf == ODS_COLUMNS)
-            return -1;
+            return -1 - ODS_SKIP_TOO_MANY;
         char *start = scratch + out;
         if (i < len && line[i] == '"') {
             i++;
             for (;;) {
                 if (i >= len)
-                    return -1; /* unterminated quote */
+                    return -1 - ODS_SKIP_QUOTING; /* unterminated quote */
                 if (line[i] == '"') {
                     if (i + 1 < len && line[i + 1] == '"') {
                         scratch[out++] = '"';
@@ -374,7 +422,7 @@ static int split_line(const char *line, size_t len, char *scratch,
                 scratch[out++] = line[i++];
             }
             if (i < len && line[i] != ',')
-                return -1; /* "abc"x */
+                return -1 - ODS_SKIP_QUOTING; /* "abc"x */
         } else {
             while (i < len && line[i] != ',')
                 scratch[out++] = line[i++];
@@ -431,6 +479,8 @@ static int source_from_name(const char *name)
         base = slash + 1;
     if (starts_with_ci(base, "epraccur"))
         return ODS_SRC_PRACTICE;
+    if (starts_with_ci(base, "ebranchs"))
+        return ODS_SRC_BRANCH;
     if (starts_with_ci(base, "etr"))
         return ODS_SRC_TRUST;
     if (starts_with_ci(base, "ets"))
@@ -464,7 +514,7 @@ static int store_row(struct cpis_ods *d, int source, struct field f[ODS_COLUMNS]
     /* Column 15 is the parent trust (ets) or the commissioner (epraccur);
      * other files leave it empty or use it for something else. */
     o.parent_code = "";
-    if (source == ODS_SRC_SITE || source == ODS_SRC_PRACTICE) {
+    if (source == ODS_SRC_SITE || source == ODS_SRC_PRACTICE || source == ODS_SRC_BRANCH) {
         char pcode[ODS_CODE_MAX + 1];
         if (norm_code(parent.s, parent.n, pcode))
             o.parent_code = arena_strndup(d, pcode, strlen(pcode));
@@ -489,17 +539,12 @@ static int store_row(struct cpis_ods *d, int source, struct field f[ODS_COLUMNS]
     return 1;
 }
 
-int cpis_ods_load_buffer(struct cpis_ods *d, const char *name, const char *buf,
-                         size_t len, char *err, size_t cap)
+/* Read one extract into d, filling its report.  Returns 0 (the report says
+ * whether it was an extract) or -1 when out of memory (err set). */
+static int load_buf(struct cpis_ods *d, const char *label, int source, const char *buf,
+                    size_t len, struct cpis_ods_file_report *rep, char *err, size_t cap)
 {
-    const char *label = name ? name : "(buffer)";
-    if (!d || (!buf && len)) {
-        set_err(err, cap, "%s: no directory or buffer", label);
-        return -1;
-    }
-    int source = source_from_name(name);
-    size_t pos = 0, stored = 0, rejected = 0, lines = 0, rows27 = 0;
-    int first_bad_cols = -2; /* column count of the first rejected line */
+    size_t pos = 0, lines = 0;
     char *scratch = malloc(ODS_LINE_MAX);
     if (!scratch) {
         set_err(err, cap, "%s: out of memory", label);
@@ -515,57 +560,86 @@ int cpis_ods_load_buffer(struct cpis_ods *d, const char *name, const char *buf,
         if (n && line[n - 1] == '\r')
             n--;
         size_t k = 0;
-        while (k < n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
+        while (k < n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == ','))
             k++;
         if (k == n)
-            continue; /* blank line */
+            continue; /* blank line (a spreadsheet may leave ",,,,") */
         lines++;
-        if (n > ODS_LINE_MAX) {
-            rejected++;
-            if (first_bad_cols == -2)
-                first_bad_cols = -3;
-            continue;
-        }
+        int why = -1;
         struct field f[ODS_COLUMNS];
-        int nf = split_line(line, n, scratch, f);
-        if (nf != ODS_COLUMNS) {
-            rejected++;
-            if (first_bad_cols == -2)
-                first_bad_cols = nf;
-            continue;
+        int nf = 0;
+        if (n > ODS_LINE_MAX) {
+            why = ODS_SKIP_TOO_LONG;
+        } else {
+            nf = split_line(line, n, scratch, f);
+            if (nf < 0)
+                why = -1 - nf;
+            else if (nf < 2)
+                why = ODS_SKIP_TOO_FEW;
         }
-        rows27++;
-        int r = store_row(d, source, f);
-        if (r < 0) {
-            free(scratch);
-            d->rejected += rejected;
-            set_err(err, cap, "%s: out of memory (or more than %zu organisations)",
-                    label, ODS_ENTRIES_MAX);
-            return -1;
+        if (why < 0) {
+            /* Trailing empty columns a spreadsheet dropped are empty. */
+            for (int i = nf; i < ODS_COLUMNS; i++) {
+                f[i].s = "";
+                f[i].n = 0;
+            }
+            int r = store_row(d, source, f);
+            if (r < 0) {
+                free(scratch);
+                set_err(err, cap, "%s: out of memory (or more than %zu organisations)",
+                        label, ODS_ENTRIES_MAX);
+                return -1;
+            }
+            if (r > 0) {
+                rep->rows_read++;
+                continue;
+            }
+            why = ODS_SKIP_BAD_CODE;
         }
-        if (r == 0)
-            rejected++;
-        else
-            stored++;
+        rep->rows_skipped++;
+        rep->skipped[why]++;
+        d->rejected++;
     }
     free(scratch);
-    d->rejected += rejected;
-    if (stored == 0) {
+    if (rep->rows_read == 0) {
+        rep->not_extract = 1;
+        int top = 0;
+        for (int i = 1; i < ODS_SKIP_N; i++)
+            if (rep->skipped[i] > rep->skipped[top])
+                top = i;
+        char why[160];
         if (lines == 0)
-            set_err(err, cap, "%s: not an ODS file: empty (no rows)", label);
-        else if (rows27 > 0)
-            set_err(err, cap, "%s: not an ODS file: no row has a valid ODS code "
-                    "(%zu rows rejected)", label, rejected);
-        else if (first_bad_cols == -3)
-            set_err(err, cap, "%s: not an ODS file: no row has %d columns "
-                    "(lines longer than %u bytes)", label, ODS_COLUMNS, ODS_LINE_MAX);
-        else if (first_bad_cols == -1)
-            set_err(err, cap, "%s: not an ODS file: no row has %d columns "
-                    "(malformed quoting or more than %d fields)", label,
-                    ODS_COLUMNS, ODS_COLUMNS);
+            snprintf(why, sizeof why, "not an ODS extract: empty (no rows)");
         else
-            set_err(err, cap, "%s: not an ODS file: no row has %d columns "
-                    "(first row has %d)", label, ODS_COLUMNS, first_bad_cols);
+            snprintf(why, sizeof why, "not an ODS extract: no row could be read "
+                     "(%zu skipped, mostly: %s)", rep->rows_skipped, cpis_ods_skip_reason(top));
+        rep->why = arena_strndup(d, why, strlen(why));
+        if (!rep->why) {
+            rep->why = "";
+            set_err(err, cap, "%s: out of memory", label);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cpis_ods_load_buffer(struct cpis_ods *d, const char *name, const char *buf,
+                         size_t len, char *err, size_t cap)
+{
+    const char *label = name ? name : "(buffer)";
+    if (!d || (!buf && len)) {
+        set_err(err, cap, "%s: no directory or buffer", label);
+        return -1;
+    }
+    struct cpis_ods_file_report *rep = file_report(d, label);
+    if (!rep) {
+        set_err(err, cap, "%s: out of memory", label);
+        return -1;
+    }
+    if (load_buf(d, label, source_from_name(name), buf ? buf : "", len, rep, err, cap) != 0)
+        return -1;
+    if (rep->not_extract) {
+        set_err(err, cap, "%s: %s", label, rep->why);
         return -1;
     }
     return 0;
@@ -613,9 +687,12 @@ static int load_file(struct cpis_ods *d, const char *path, char *err, size_t cap
         set_err(err, cap, "%s: %s", path, rerr ? strerror(rerr) : "short read");
         return -1;
     }
-    int rc = cpis_ods_load_buffer(d, path, buf, got, err, cap);
+    struct cpis_ods_file_report *rep = file_report(d, path);
+    int rc = rep ? load_buf(d, path, source_from_name(path), buf, got, rep, err, cap) : -1;
+    if (!rep)
+        set_err(err, cap, "%s: out of memory", path);
     free(buf);
-    return rc;
+    return rc; /* a file that is not an extract is reported, not fatal */
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -720,29 +797,28 @@ static const char *override_for(const struct cpis_ods *d, const char *code)
     return e ? e->override : NULL;
 }
 
-void cpis_ods_resolve(const struct cpis_ods *d, const char *code,
-                      struct cpis_ods_resolution *out)
+/* Resolve an organisation the data holds (e->has_org). */
+static void resolve_org(const struct cpis_ods *d, const struct entry *e,
+                        struct cpis_ods_resolution *out)
 {
-    memset(out, 0, sizeof *out);
-    out->setting = "unknown";
-    const struct entry *e = entry_find(d, code);
-    /* A code absent from the data is "unknown" even with an override
-     * (contract.md: setting comes from the ODS data when the code is known). */
-    if (!e || !e->has_org)
-        return;
     const struct cpis_ods_org *o = &e->org;
     out->resolved = 1;
     out->closed = o->close_date[0] != '\0' || o->status == 'C';
+    out->close_date = o->close_date[0] ? o->close_date : NULL;
     out->name = o->name;
 
     const char *parent_code = NULL;
     const struct cpis_ods_org *parent = NULL;
-    if (o->source == ODS_SRC_SITE) {
+    if (o->source == ODS_SRC_SITE || o->source == ODS_SRC_BRANCH) {
+        size_t plen = o->source == ODS_SRC_SITE ? 3 : 6;
         if (o->parent_code[0]) {
             parent_code = o->parent_code;
-        } else if (strlen(o->code) > 3) {
-            /* No column 15: a site code starts with its trust's code. */
-            char t[4] = { o->code[0], o->code[1], o->code[2], '\0' };
+        } else if (strlen(o->code) > plen) {
+            /* No column 15: a site code starts with its trust's code, a
+             * branch surgery's with its practice's. */
+            char t[ODS_CODE_MAX + 1];
+            memcpy(t, o->code, plen);
+            t[plen] = '\0';
             const struct entry *pe = entry_find(d, t);
             if (pe && pe->has_org)
                 parent_code = pe->code;
@@ -762,9 +838,11 @@ void cpis_ods_resolve(const struct cpis_ods *d, const char *code,
     const char *s = e->override;
     if (!s && parent_code)
         s = override_for(d, parent_code);
-    /* 2. epraccur prescribing setting. */
+    /* 2. epraccur prescribing setting (a branch surgery: its practice's). */
     if (!s && o->source == ODS_SRC_PRACTICE)
         s = prescribing_setting_name(o->prescribing_setting);
+    if (!s && o->source == ODS_SRC_BRANCH && parent && parent->source == ODS_SRC_PRACTICE)
+        s = prescribing_setting_name(parent->prescribing_setting);
     /* 3. names: the organisation's own name first (AMBULANCE, then 111), then
      * the parent trust's, so e.g. an NHS 111 site of an ambulance trust is
      * nhs_111 while the trust's other sites are ambulance. */
@@ -783,4 +861,58 @@ void cpis_ods_resolve(const struct cpis_ods *d, const char *code,
         s = (o->source == ODS_SRC_TRUST || o->source == ODS_SRC_SITE) ? "hospital"
                                                                       : "other";
     out->setting = s;
+}
+
+/* The parent a code no file holds falls back to: a five-character site code
+ * -> its first three characters (the trust); a nine-character branch surgery
+ * code whose first six are a practice code (a letter and five digits) ->
+ * those six.  Returns the parent's length, 0 when the code has neither
+ * shape. */
+static size_t fallback_len(const char *code)
+{
+    size_t n = strlen(code);
+    if (n == 5)
+        return 3;
+    if (n == 9 && is_alnum_ascii((unsigned char)code[0]) && !(code[0] >= '0' && code[0] <= '9')) {
+        for (size_t i = 1; i < 6; i++)
+            if (code[i] < '0' || code[i] > '9')
+                return 0;
+        return 6;
+    }
+    return 0;
+}
+
+void cpis_ods_resolve(const struct cpis_ods *d, const char *code,
+                      struct cpis_ods_resolution *out)
+{
+    memset(out, 0, sizeof *out);
+    out->setting = "unknown";
+    const struct entry *e = entry_find(d, code);
+    if (e && e->has_org) {
+        resolve_org(d, e, out);
+        return;
+    }
+    /* ods.settings applies whether or not a file holds the code. */
+    const char *own = e ? e->override : NULL;
+    size_t plen = code ? fallback_len(code) : 0;
+    if (plen) {
+        char t[ODS_CODE_MAX + 1];
+        memcpy(t, code, plen);
+        t[plen] = '\0';
+        const struct entry *pe = entry_find(d, t);
+        if (pe && pe->has_org) {
+            struct cpis_ods_resolution pr;
+            memset(&pr, 0, sizeof pr);
+            resolve_org(d, pe, &pr);
+            out->via_parent = 1;
+            out->closed = pr.closed;
+            out->close_date = pr.close_date;
+            out->parent_code = pe->code;
+            out->parent_name = pr.name;
+            out->phone = pr.phone;
+            out->setting = pr.setting;
+        }
+    }
+    if (own)
+        out->setting = own;
 }

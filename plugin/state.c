@@ -49,6 +49,10 @@ static cJSON *access_json(const struct wf_access *a)
     if (a->system)
         cJSON_AddNumberToObject(o, "sys", 1);
     add_str(o, "sys_name", a->system_name);
+    add_str(o, "inmsg", a->place_in_message);
+    if (a->place_via_parent)
+        cJSON_AddNumberToObject(o, "via", 1);
+    add_str(o, "closed", a->closed_on);
     return o;
 }
 
@@ -127,6 +131,9 @@ static void access_from_json(const cJSON *o, struct wf_access *a)
     get_str(o, "role_name", a->role_name, sizeof a->role_name);
     a->system = get_num(o, "sys") != 0;
     get_str(o, "sys_name", a->system_name, sizeof a->system_name);
+    get_str(o, "inmsg", a->place_in_message, sizeof a->place_in_message);
+    a->place_via_parent = get_num(o, "via") != 0;
+    get_str(o, "closed", a->closed_on, sizeof a->closed_on);
 }
 
 int cpis_state_decode(const char *json, size_t len, struct wf_child *c)

@@ -68,7 +68,7 @@ static void test_happy_path(void **state)
     assert_non_null(fh.on_note);
     assert_non_null(fh.on_config);
     assert_non_null(fh.on_shutdown);
-    assert_true(fake_host_log_matches(&fh, "loaded \\(ABI 1\\.0"));
+    assert_true(fake_host_log_matches(&fh, "loaded \\(ABI 1\\.1"));
     fh.on_shutdown(fh.shutdown_user);
     d->shutdown(p);
     dlclose(dl);
@@ -98,7 +98,7 @@ static void test_wrong_abi_major(void **state)
     assert_int_equal(load_with(&fh, err, sizeof err, &p, &dl), CPIS_ERR_ABI);
     assert_null(p);
     assert_non_null(strstr(err, "host ABI 2.3"));
-    assert_non_null(strstr(err, "plugin ABI 1.0"));
+    assert_non_null(strstr(err, "plugin ABI 1.1"));
     assert_int_equal(fh.hooks_registered, 0);
     dlclose(dl);
     fake_host_free(&fh);
@@ -115,7 +115,7 @@ static void test_short_table(void **state)
     char err[512] = "";
     assert_int_equal(load_with(&fh, err, sizeof err, &p, &dl), CPIS_ERR_ABI);
     assert_non_null(strstr(err, "too short"));
-    assert_non_null(strstr(err, "ABI 1.0"));
+    assert_non_null(strstr(err, "ABI 1.1"));
     dlclose(dl);
     fake_host_free(&fh);
 }

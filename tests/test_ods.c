@@ -312,13 +312,14 @@ static void test_overrides(void **state)
     cpis_ods_resolve(d, "RR8", &r);
     assert_string_equal(r.setting, "hospital");
 
-    /* An override for a code absent from the data: the code stays unknown
-     * and is not counted as an organisation. */
+    /* An override for a code absent from the data applies all the same (an
+     * NHS 111 provider's code, the usual reason to set one) but the code
+     * stays unresolved and is not counted as an organisation. */
     size_t n = cpis_ods_count(d);
     assert_int_equal(cpis_ods_set_setting(d, "ZZZ99", "hospital"), 0);
     cpis_ods_resolve(d, "ZZZ99", &r);
     assert_int_equal(r.resolved, 0);
-    assert_string_equal(r.setting, "unknown");
+    assert_string_equal(r.setting, "hospital");
     assert_null(cpis_ods_find(d, "ZZZ99"));
     assert_int_equal(cpis_ods_count(d), n);
     cpis_ods_free(d);
@@ -474,7 +475,7 @@ static void test_unknown_code(void **state)
 {
     (void)state;
     struct cpis_ods *d = load_samples();
-    const char *codes[] = { "ZZ999", "RJE02", "", "RJE 01", "RJE-01", "ABCDEFGHIJ",
+    const char *codes[] = { "ZZ999", "QQ102", "", "RJE 01", "RJE-01", "ABCDEFGHIJ",
                             "R\xC3\x89" };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         struct cpis_ods_resolution r;
@@ -644,7 +645,7 @@ static void test_malformed_rows(void **state)
     struct rowspec g = { .code = "G1", .name = "GOOD ONE" };
     make_row(good, sizeof good, &g, "\n");
     strcat(all, good);
-    strcat(all, "\"B1\",\"TOO FEW\",\"Y60\"\n");                         /* 3 columns */
+    strcat(all, "\"B1\"\n");                                             /* 1 column */
     strcat(all, "\"B2\",\"TOO MANY\",,,,,,,,,,,,,,,,,,,,,,,,,,,\n");      /* 28 columns */
     strcat(all, "\"B3\",\"UNTERMINATED,,,,,,,,,,,,,,,,,,,,,,,,,\n");      /* open quote */
     strcat(all, "\"B4\"x,\"JUNK AFTER QUOTE\",,,,,,,,,,,,,,,,,,,,,,,,,\n");
@@ -658,6 +659,15 @@ static void test_malformed_rows(void **state)
     assert_int_equal(load_str(d, "etr.csv", all, err, sizeof err), 0);
     assert_int_equal(cpis_ods_count(d), 2);
     assert_int_equal(cpis_ods_rejected_rows(d), 8);
+    const struct cpis_ods_file_report *fr = cpis_ods_file(d, 0);
+    assert_non_null(fr);
+    assert_int_equal(fr->rows_read, 2);
+    assert_int_equal(fr->rows_skipped, 8);
+    assert_int_equal(fr->skipped[ODS_SKIP_TOO_FEW], 1);
+    assert_int_equal(fr->skipped[ODS_SKIP_TOO_MANY], 1);
+    assert_int_equal(fr->skipped[ODS_SKIP_QUOTING], 2);
+    assert_int_equal(fr->skipped[ODS_SKIP_BAD_CODE], 4);
+    assert_int_equal(fr->not_extract, 0);
     assert_non_null(cpis_ods_find(d, "G1"));
     assert_non_null(cpis_ods_find(d, "G2"));
     assert_null(cpis_ods_find(d, "B1"));
@@ -701,18 +711,17 @@ static void test_no_valid_row_is_error(void **state)
     (void)state;
     struct cpis_ods *d = cpis_ods_new();
     char err[512] = "";
-    /* A CSV of another shape (a header and 3 columns). */
-    assert_int_equal(load_str(d, "etr_wrong.csv", "code,name,x\nRJE,TRUST,1\n", err,
+    /* A CSV of another shape: no row has an ODS code in column 1. */
+    assert_int_equal(load_str(d, "etr_wrong.csv", "org code,name,x\nthe trust,TRUST,1\n", err,
                               sizeof err), -1);
     assert_non_null(strstr(err, "etr_wrong.csv"));
-    assert_non_null(strstr(err, "27 columns"));
-    assert_non_null(strstr(err, "first row has 3"));
-    /* 27 columns but no valid code. */
+    assert_non_null(strstr(err, "not an ODS extract"));
+    assert_non_null(strstr(err, "not an ODS code in column 1"));
+    /* Rows of one column only. */
     err[0] = '\0';
-    assert_int_equal(load_str(d, "ets_bad.csv", ",,,,,,,,,,,,,,,,,,,,,,,,,,\n", err,
-                              sizeof err), -1);
+    assert_int_equal(load_str(d, "ets_bad.csv", "RJE\nRR8\n", err, sizeof err), -1);
     assert_non_null(strstr(err, "ets_bad.csv"));
-    assert_non_null(strstr(err, "valid ODS code"));
+    assert_non_null(strstr(err, "no name column"));
     /* Empty and blank-only buffers. */
     err[0] = '\0';
     assert_int_equal(load_str(d, "epraccur.csv", "", err, sizeof err), -1);
@@ -778,15 +787,23 @@ static void test_empty_file(void **state)
     make_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/etr.csv", dir);
     write_file(path, "", 0);
+    /* Not an extract: reported and skipped, never fatal. */
     struct cpis_ods *d = cpis_ods_new();
-    assert_int_equal(cpis_ods_load_path(d, path, err, sizeof err), -1);
-    assert_non_null(strstr(err, path));
-    assert_non_null(strstr(err, "empty"));
+    assert_int_equal(cpis_ods_load_path(d, path, err, sizeof err), 0);
+    assert_int_equal(cpis_ods_file_count(d), 1);
+    assert_string_equal(cpis_ods_file(d, 0)->path, path);
+    assert_int_equal(cpis_ods_file(d, 0)->not_extract, 1);
+    assert_non_null(strstr(cpis_ods_file(d, 0)->why, "empty"));
     assert_int_equal(cpis_ods_count(d), 0);
-    /* A folder holding it fails the same way, naming the file. */
-    err[0] = '\0';
-    assert_int_equal(cpis_ods_load_path(d, dir, err, sizeof err), -1);
-    assert_non_null(strstr(err, path));
+    /* A folder holding it and a good extract: the good one loads. */
+    char good[400];
+    snprintf(good, sizeof good, "%s/ets.csv", dir);
+    write_file(good, "RJE01,ROYAL STOKE UNIVERSITY HOSPITAL\n", 36);
+    assert_int_equal(cpis_ods_load_path(d, dir, err, sizeof err), 0);
+    assert_int_equal(cpis_ods_file_count(d), 3);
+    assert_int_equal(cpis_ods_file(d, 1)->not_extract, 1);
+    assert_int_equal(cpis_ods_file(d, 2)->rows_read, 1);
+    assert_non_null(cpis_ods_find(d, "RJE01"));
     cpis_ods_free(d);
     rm_tree(dir);
 }
@@ -947,6 +964,137 @@ static void test_setting_valid(void **state)
     assert_false(cpis_setting_valid(NULL));
 }
 
+
+/* ---- extracts as they are found (messages.md section 5) ---------------- */
+
+/* A real etr.csv re-saved by a spreadsheet: quotes gone, 24 columns (the
+ * empty trailing ones dropped), a byte-order mark, CRLF; most trust rows
+ * have no phone number. */
+static void test_spreadsheet_resave(void **state)
+{
+    (void)state;
+    struct cpis_ods *d = cpis_ods_new();
+    char err[256] = "";
+    const char *etr =
+        "\xEF\xBB\xBF"
+        "RJE,UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST,Y60,QNC,NEWCASTLE ROAD,,"
+        "STOKE-ON-TRENT,STAFFORDSHIRE,,ST4 6QG,20140401,,,,,,,01782 715444,,,,0,,\r\n"
+        "RR8,LEEDS TEACHING HOSPITALS NHS TRUST,Y63,QWO,ST. JAMES'S UNIVERSITY HOSPITAL,"
+        "BECKETT STREET,LEEDS,WEST YORKSHIRE,,LS9 7TF,19980401,,,,,,,,,,,0,,\r\n"
+        ",,,,,,,,,,,,,,,,,,,,,,,\r\n";
+    assert_int_equal(load_str(d, "etr.csv", etr, err, sizeof err), 0);
+    const struct cpis_ods_file_report *fr = cpis_ods_file(d, 0);
+    assert_int_equal(fr->rows_read, 2);
+    assert_int_equal(fr->rows_skipped, 0); /* the all-empty row is blank */
+    const struct cpis_ods_org *o = cpis_ods_find(d, "RJE");
+    assert_non_null(o);
+    assert_string_equal(o->name, "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST");
+    assert_string_equal(o->phone, "01782 715444");
+    assert_string_equal(cpis_ods_find(d, "RR8")->phone, "");
+    /* ets.csv with its columns cut after the parent (15), mixed quoting */
+    const char *ets =
+        "\"RJE01\",ROYAL STOKE UNIVERSITY HOSPITAL,Y60,QNC,NEWCASTLE ROAD,,,,,ST4 6QG,"
+        "20120401,,,A,\"RJE\"\n"
+        "RR801,LEEDS GENERAL INFIRMARY\n";
+    assert_int_equal(load_str(d, "ets.csv", ets, err, sizeof err), 0);
+    struct cpis_ods_resolution r;
+    cpis_ods_resolve(d, "RJE01", &r);
+    assert_int_equal(r.resolved, 1);
+    assert_string_equal(r.parent_code, "RJE");
+    assert_string_equal(r.phone, "01782 715444"); /* the site has none: the trust's */
+    assert_string_equal(r.setting, "hospital");
+    cpis_ods_resolve(d, "RR801", &r);
+    assert_string_equal(r.parent_name, "LEEDS TEACHING HOSPITALS NHS TRUST");
+    assert_null(r.phone); /* no file has one */
+    cpis_ods_free(d);
+}
+
+/* A site code no file holds falls back to its trust; a branch surgery to
+ * its practice; ods.settings still applies to the code itself. */
+static void test_parent_fallback(void **state)
+{
+    (void)state;
+    struct cpis_ods *d = cpis_ods_new();
+    char err[256] = "";
+    assert_int_equal(load_str(d, "etr.csv",
+                              "RKE,WHITTINGTON HEALTH NHS TRUST,,,,,,,,,,,,,,,,020 7272 3070\n"
+                              "RYA,WEST MIDLANDS AMBULANCE SERVICE UNIVERSITY NHS FOUNDATION TRUST\n"
+                              "RLN,CITY HOSPITALS SUNDERLAND NHS FOUNDATION TRUST,,,,,,,,,,20190331\n",
+                              err, sizeof err), 0);
+    assert_int_equal(load_str(d, "epraccur.csv",
+                              "B86094,A PRACTICE,,,,,,,,,,,A,,,,,,,,,,,,,4\n", err, sizeof err), 0);
+    struct cpis_ods_resolution r;
+    cpis_ods_resolve(d, "RKEAA", &r);
+    assert_int_equal(r.resolved, 0);
+    assert_int_equal(r.via_parent, 1);
+    assert_null(r.name);
+    assert_string_equal(r.parent_code, "RKE");
+    assert_string_equal(r.parent_name, "WHITTINGTON HEALTH NHS TRUST");
+    assert_string_equal(r.phone, "020 7272 3070");
+    assert_string_equal(r.setting, "hospital");
+    cpis_ods_resolve(d, "RYAX1", &r);
+    assert_int_equal(r.via_parent, 1);
+    assert_string_equal(r.setting, "ambulance");
+    /* a closed parent is shown closed, with its date */
+    cpis_ods_resolve(d, "RLN99", &r);
+    assert_int_equal(r.via_parent, 1);
+    assert_int_equal(r.closed, 1);
+    assert_string_equal(r.close_date, "20190331");
+    /* branch surgery: practice code and three more */
+    cpis_ods_resolve(d, "B86094001", &r);
+    assert_int_equal(r.via_parent, 1);
+    assert_string_equal(r.parent_code, "B86094");
+    assert_string_equal(r.setting, "gp_practice");
+    /* neither shape, or a parent nobody holds: unknown */
+    cpis_ods_resolve(d, "RKEA", &r);
+    assert_int_equal(r.via_parent, 0);
+    assert_string_equal(r.setting, "unknown");
+    cpis_ods_resolve(d, "QQQAA", &r);
+    assert_int_equal(r.via_parent, 0);
+    /* the code's own override first, whether or not a file holds it */
+    assert_int_equal(cpis_ods_set_setting(d, "RKEAA", "nhs_111"), 0);
+    cpis_ods_resolve(d, "RKEAA", &r);
+    assert_int_equal(r.via_parent, 1);
+    assert_string_equal(r.setting, "nhs_111");
+    assert_int_equal(cpis_ods_set_setting(d, "NLO", "nhs_111"), 0);
+    cpis_ods_resolve(d, "NLO", &r);
+    assert_int_equal(r.resolved, 0);
+    assert_string_equal(r.setting, "nhs_111");
+    cpis_ods_free(d);
+}
+
+/* ebranchs.csv, eother.csv and ecare.csv: the same layout, read the same way. */
+static void test_other_extracts(void **state)
+{
+    (void)state;
+    struct cpis_ods *d = cpis_ods_new();
+    char err[256] = "";
+    assert_int_equal(load_str(d, "epraccur.csv",
+                              "\"B86094\",\"A PRACTICE\",,,,,,,,,,,\"A\",,,,,\"0113 000 0000\",,,,,,,,\"4\"\n",
+                              err, sizeof err), 0);
+    assert_int_equal(load_str(d, "ebranchs.csv",
+                              "\"B86094002\",\"A BRANCH SURGERY\",\"Y63\",\"QWO\"\n", err, sizeof err), 0);
+    assert_int_equal(load_str(d, "eother.csv", "XYZ12,SOME OTHER ORGANISATION\n", err,
+                              sizeof err), 0);
+    assert_int_equal(load_str(d, "ecare.csv", "VAB12,A CARE HOME,,,,,,,,,,,,,,,,01234 567890\n",
+                              err, sizeof err), 0);
+    struct cpis_ods_resolution r;
+    cpis_ods_resolve(d, "B86094002", &r);
+    assert_int_equal(r.resolved, 1);
+    assert_string_equal(r.name, "A BRANCH SURGERY");
+    assert_string_equal(r.parent_code, "B86094");
+    assert_string_equal(r.phone, "0113 000 0000");
+    assert_string_equal(r.setting, "gp_practice");
+    assert_int_equal(cpis_ods_find(d, "B86094002")->source, ODS_SRC_BRANCH);
+    cpis_ods_resolve(d, "XYZ12", &r);
+    assert_int_equal(r.resolved, 1);
+    assert_string_equal(r.setting, "other");
+    cpis_ods_resolve(d, "VAB12", &r);
+    assert_string_equal(r.phone, "01234 567890");
+    assert_int_equal(cpis_ods_file_count(d), 4);
+    cpis_ods_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -972,6 +1120,9 @@ int main(void)
         cmocka_unit_test(test_large_file),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_setting_valid),
+        cmocka_unit_test(test_spreadsheet_resave),
+        cmocka_unit_test(test_parent_fallback),
+        cmocka_unit_test(test_other_extracts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

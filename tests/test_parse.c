@@ -22,7 +22,9 @@
 
 #include <cmocka.h>
 #include <libxml/parser.h>
+#include <zlib.h>
 
+#include "cpis/plugin.h"
 #include "ids.h"
 #include "parse.h"
 
@@ -618,6 +620,143 @@ static void test_threads(void **state)
     }
 }
 
+
+/* ---- MESH deliveries (issue 11): gzip, reports, WorkflowId ---------------- */
+
+/* gzip (not zlib) of buf, malloc'd. */
+static uint8_t *gzip_buf(const uint8_t *buf, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    size_t cap = deflateBound(&z, (uLong)len) + 64;
+    uint8_t *out = malloc(cap);
+    assert_non_null(out);
+    z.next_in = (Bytef *)(uintptr_t)buf;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static struct cpis_event mesh_event(const uint8_t *p, size_t n, const char *enc,
+                                    const char *type, const char *wf)
+{
+    struct cpis_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.struct_size = sizeof ev;
+    ev.kind = CPIS_EVENT_NOTIFICATION;
+    ev.payload = p;
+    ev.payload_len = n;
+    ev.source_name = "x.dat";
+    ev.transport_id = "20240316101530447120_9B2D41";
+    ev.content_encoding = enc;
+    ev.mesh_message_type = type;
+    ev.workflow_id = wf;
+    return ev;
+}
+
+static void test_mesh_delivery(void **state)
+{
+    (void)state;
+    size_t len, zlen;
+    uint8_t *plain = load_sample("mesh/20240315140530_000001.dat", &len);
+    uint8_t *gz = gzip_buf(plain, len, &zlen);
+    struct cpis_message a = {0, NULL}, b = {0, NULL};
+    struct cpis_parse_error e;
+
+    /* Compress Y: inflated, read as the plain payload; WorkflowId kept */
+    struct cpis_event ev = mesh_event(plain, len, NULL, "Data", NULL);
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &a, &e), CPIS_MSG_OK);
+    ev = mesh_event(gz, zlen, "gzip", "Data", "CPIS_ASN");
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &b, &e), CPIS_MSG_OK);
+    assert_string_equal(a.v[0].message_id, b.v[0].message_id);
+    assert_int_equal(a.v[0].n_access, b.v[0].n_access);
+    assert_string_equal(b.v[0].workflow_id, "CPIS_ASN");
+    assert_string_equal(a.v[0].workflow_id, "");
+    cpis_message_free(&b);
+    /* gzip recognised by its magic bytes when the host did not say */
+    ev = mesh_event(gz, zlen, NULL, NULL, NULL);
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &b, &e), CPIS_MSG_OK);
+    assert_string_equal(a.v[0].message_id, b.v[0].message_id);
+    cpis_message_free(&b);
+    /* the limit applies to the inflated bytes: too_large just below them */
+    ev = mesh_event(gz, zlen, "gzip", NULL, NULL);
+    assert_int_equal(cpis_parse_event(&ev, len - 1, &b, &e), CPIS_MSG_TOO_LARGE);
+    assert_non_null(strstr(e.detail, "inflates past"));
+    assert_int_equal(cpis_parse_event(&ev, len, &b, &e), CPIS_MSG_OK);
+    cpis_message_free(&b);
+    /* Compress Y on a payload that is not gzip; a truncated one; an
+     * encoding the plugin does not know */
+    ev = mesh_event(plain, len, "gzip", NULL, NULL);
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &b, &e), CPIS_MSG_BAD_ENCODING);
+    ev = mesh_event(gz, zlen / 2, "gzip", NULL, NULL);
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &b, &e), CPIS_MSG_BAD_ENCODING);
+    assert_non_null(strstr(e.detail, "truncated"));
+    ev = mesh_event(plain, len, "br", NULL, NULL);
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &b, &e), CPIS_MSG_BAD_ENCODING);
+    /* a MESH report: ignored, whatever the payload (here none) */
+    ev = mesh_event(NULL, 0, NULL, "Report", "CPIS_UPLOAD");
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &b, &e), CPIS_MSG_OK);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.v[0].kind, REC_KIND_IGNORED);
+    assert_string_equal(b.v[0].reason, "mesh_report");
+    assert_string_equal(b.v[0].message_id, "20240316101530447120_9B2D41");
+    assert_string_equal(b.v[0].workflow_id, "CPIS_UPLOAD");
+    assert_int_equal(b.v[0].n_access, 0);
+    cpis_message_free(&b);
+    /* an ABI 1.0 host's shorter event: the appended fields are not read */
+    ev = mesh_event(plain, len, "gzip", "Report", "X");
+    ev.struct_size = (uint32_t)offsetof(struct cpis_event, content_encoding);
+    assert_int_equal(cpis_parse_event(&ev, 1 << 20, &b, &e), CPIS_MSG_OK);
+    assert_int_equal(b.v[0].kind, a.v[0].kind);
+    assert_string_equal(b.v[0].workflow_id, "");
+    cpis_message_free(&b);
+    cpis_message_free(&a);
+    free(gz);
+    free(plain);
+}
+
+/* A small file that inflates far past the limit stops one byte past it. */
+static void test_gzip_bomb(void **state)
+{
+    (void)state;
+    size_t big = 32u << 20, zlen = 0;
+    uint8_t *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    uint8_t *gz = gzip_buf(zeros, big, &zlen);
+    free(zeros);
+    assert_true(zlen < 64 * 1024);
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    struct cpis_parse_error e;
+    assert_int_equal(cpis_gunzip(gz, zlen, 1 << 20, &out, &olen, &e), CPIS_MSG_TOO_LARGE);
+    assert_null(out);
+    assert_int_equal(cpis_gunzip(gz, zlen, big, &out, &olen, &e), CPIS_MSG_OK);
+    assert_int_equal(olen, big);
+    free(out);
+    /* two gzip members one after the other are one payload */
+    uint8_t two[8];
+    memcpy(two, "abcdefgh", 8);
+    size_t l1, l2;
+    uint8_t *g1 = gzip_buf(two, 4, &l1), *g2 = gzip_buf(two + 4, 4, &l2);
+    uint8_t *cat = malloc(l1 + l2);
+    memcpy(cat, g1, l1);
+    memcpy(cat + l1, g2, l2);
+    assert_int_equal(cpis_gunzip(cat, l1 + l2, 100, &out, &olen, &e), CPIS_MSG_OK);
+    assert_int_equal(olen, 8);
+    assert_memory_equal(out, "abcdefgh", 8);
+    free(out);
+    free(cat);
+    free(g1);
+    free(g2);
+    free(gz);
+}
+
 int main(void)
 {
     init_paths();
@@ -630,6 +769,8 @@ int main(void)
         cmocka_unit_test(test_xxe_never_leaks),
         cmocka_unit_test(test_stderr_silent),
         cmocka_unit_test(test_mesh_ctl),
+        cmocka_unit_test(test_mesh_delivery),
+        cmocka_unit_test(test_gzip_bomb),
         cmocka_unit_test(test_entity_loader),
         cmocka_unit_test(test_threads),
     };

@@ -162,11 +162,11 @@ static void test_cascade_v6(void **state)
     /* readable: names, settings, phone, timeline order */
     const char *body = land->e;
     const char *p111 = strstr(body, "NHS 111");
-    const char *pstoke = strstr(body, "ROYAL STOKE UNIVERSITY HOSPITAL");
+    const char *pstoke = strstr(body, "Royal Stoke University Hospital"); /* title case */
     assert_non_null(p111);
     assert_non_null(pstoke);
     assert_true(p111 < pstoke);
-    assert_non_null(strstr(body, "WMAS EMERGENCY OPERATIONS CENTRE"));
+    assert_non_null(strstr(body, "WMAS Emergency Operations Centre"));
     assert_non_null(strstr(body, "01782"));
     const struct fh_row *note = only_row(&e.fh.notes);
     assert_int_equal(note->n1, 5);
@@ -889,6 +889,31 @@ static void test_logs_hold_no_identifiers(void **state)
     env_down(&e);
 }
 
+
+/* MESH ids are kept whole: two messages whose DTSIds share their first 200
+ * characters are two messages; the same long id again is a duplicate. */
+static void test_long_mesh_ids(void **state)
+{
+    (void)state;
+    struct env e;
+    env_up_file(&e, "config/v5.json");
+    char id1[260], id2[260];
+    memset(id1, 'A', 200);
+    memcpy(id2, id1, 200);
+    snprintf(id1 + 200, sizeof id1 - 200, "_%s", "first");
+    snprintf(id2 + 200, sizeof id2 - 200, "_%s", "second");
+    assert_int_equal(deliver_sample(&e, "cascade/04-emergency-department.xml", id1, NULL),
+                     CPIS_OK);
+    assert_int_equal(deliver_sample(&e, "cascade/05-ward.xml", id2, NULL), CPIS_OK);
+    assert_int_equal(e.fh.records.n, 2);
+    /* the second message's own MESH id, and a third message under id1 */
+    assert_int_equal(deliver_sample(&e, "cascade/05-ward.xml", id2, NULL), CPIS_DUPLICATE);
+    assert_int_equal(deliver_sample(&e, "cascade/02-ambulance-control.xml", id1, NULL),
+                     CPIS_DUPLICATE);
+    assert_int_equal(e.fh.records.n, 2);
+    env_down(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -901,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_ignored_file),
         cmocka_unit_test(test_container_of_notifications),
         cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_long_mesh_ids),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_switch_5_to_6_closes_legacy_items),
         cmocka_unit_test(test_refused_config_changes_nothing),

@@ -94,6 +94,13 @@ static struct wf_access mk(struct spec s)
 #define NAME_RYA02 "STAFFORD AMBULANCE HUB"
 #define NAME_RJE "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST"
 #define NAME_RJE01 "ROYAL STOKE UNIVERSITY HOSPITAL"
+/* As people read them (wf_display_name: title case, NHS abbreviations kept). */
+#define SHOW_111 "DHU Health Care CIC - NHS 111 West Midlands"
+#define SHOW_RYA "West Midlands Ambulance Service University NHS Foundation Trust"
+#define SHOW_RYA01 "WMAS Emergency Operations Centre"
+#define SHOW_RYA02 "Stafford Ambulance Hub"
+#define SHOW_RJE "University Hospitals of North Midlands NHS Trust"
+#define SHOW_RJE01 "Royal Stoke University Hospital"
 #define PHONE_111 "0300 100 1111"
 #define PHONE_RYA "01384 215555"
 #define PHONE_RJE "01782 715444"
@@ -365,7 +372,7 @@ static void test_v5_open_case(void **st)
         assert_null(x->episode);
         assert_non_null(x->title);
         assert_non_null(strstr(x->title, "C-1001"));
-        assert_non_null(strstr(x->body, NAME_RJE01 " (RJE01)"));
+        assert_non_null(strstr(x->body, SHOW_RJE01 " (RJE01)"));
         assert_non_null(strstr(x->body, PHONE_RJE));
         assert_non_null(strstr(x->body, "944 930 5552"));
     }
@@ -487,7 +494,7 @@ static void test_v6_open_case(void **st)
     assert_null(l->owned_episode);
     assert_non_null(strstr(l->title, "C-1001"));
     assert_non_null(strstr(l->body, "NHS 111 system, responsible: Jo Clarke"));
-    assert_non_null(strstr(l->body, NAME_111 " (NL3)"));
+    assert_non_null(strstr(l->body, SHOW_111 " (NL3)"));
     assert_non_null(strstr(l->body, "15 Mar 2024 14:02"));
 
     cat(id, sizeof id, "note/", epid);
@@ -625,8 +632,8 @@ static void test_landing_without_episodes(void **st)
     assert_ptr_equal(l->episode, l->owned_episode);
     assert_int_equal(l->episode->n, 1);
     assert_string_equal(l->episode->acc[0].key, acc[2].key);
-    assert_non_null(strstr(l->body, NAME_RYA02 " (RYA02)"));
-    assert_non_null(strstr(l->body, "part of " NAME_RYA));
+    assert_non_null(strstr(l->body, SHOW_RYA02 " (RYA02)"));
+    assert_non_null(strstr(l->body, "part of " SHOW_RYA));
     cat(id, sizeof id, "note/", acc[2].key);
     const struct wf_action *n = find(&o, id);
     assert_non_null(n);
@@ -751,7 +758,7 @@ static void test_cascade_v6(void **st)
         assert_string_equal(l->notification_id, acc[i].notification_id);
         assert_string_equal(l->recipient, "sw.ahmed");
         if (i == 4) {
-            assert_string_equal(l->title, "CP-IS: case C-1001, flag viewed at " NAME_RJE01
+            assert_string_equal(l->title, "CP-IS: case C-1001, flag viewed at " SHOW_RJE01
                                           " (Hospital), 15 Mar 2024 18:45 GMT (5 views "
                                           "in this episode)");
             assert_string_equal(n->title, l->title);
@@ -772,9 +779,9 @@ static void test_cascade_v6(void **st)
     assert_true(s.ep[0].last == acc[4].at);
 
     const char *pathway =
-        "Pathway: NHS 111 14:02 (" NAME_111 ") -> Ambulance service 14:05 ("
-        NAME_RYA01 ") -> Ambulance service 14:20 (" NAME_RYA02
-        ") -> Hospital 15:10 (" NAME_RJE01 ") -> Hospital 18:45 (" NAME_RJE01 ")\n";
+        "Pathway: NHS 111 14:02 (" SHOW_111 ") -> Ambulance service 14:05 ("
+        SHOW_RYA01 ") -> Ambulance service 14:20 (" SHOW_RYA02
+        ") -> Hospital 15:10 (" SHOW_RJE01 ") -> Hospital 18:45 (" SHOW_RJE01 ")\n";
     const char *texts[2] = {last_landing, last_note};
     for (int t = 0; t < 2; t++) {
         const char *b = texts[t];
@@ -784,12 +791,12 @@ static void test_cascade_v6(void **st)
         assert_non_null(strstr(b, "15 Mar 2024 14:02 GMT to 15 Mar 2024 18:45 GMT (5 views"));
         /* details in time order, with names, parents, roles and phones */
         const char *order[] = {
-            "1. 15 Mar 2024 14:02 GMT", NAME_111 " (NL3)",
+            "1. 15 Mar 2024 14:02 GMT", SHOW_111 " (NL3)",
             "NHS 111 system, responsible: Jo Clarke", PHONE_111,
-            "2. 15 Mar 2024 14:05 GMT", NAME_RYA01 " (RYA01), part of " NAME_RYA,
+            "2. 15 Mar 2024 14:05 GMT", SHOW_RYA01 " (RYA01), part of " SHOW_RYA,
             "Alex Green, Call Handler (R8003)", PHONE_RYA,
-            "3. 15 Mar 2024 14:20 GMT", NAME_RYA02 " (RYA02)", "Chris Hall, Paramedic",
-            "4. 15 Mar 2024 15:10 GMT", NAME_RJE01 " (RJE01), part of " NAME_RJE,
+            "3. 15 Mar 2024 14:20 GMT", SHOW_RYA02 " (RYA02)", "Chris Hall, Paramedic",
+            "4. 15 Mar 2024 15:10 GMT", SHOW_RJE01 " (RJE01), part of " SHOW_RJE,
             "Dr Sam Patel, Specialist Registrar (R0260)", PHONE_RJE,
             "5. 15 Mar 2024 18:45 GMT", "Kim Lee, Staff Nurse (R0570)", PHONE_RJE};
         const char *from = b;
@@ -799,10 +806,10 @@ static void test_cascade_v6(void **st)
                 fail_msg("missing or out of order: %s", order[k]);
             from = q + strlen(order[k]);
         }
-        assert_code_named(b, "NL3", NAME_111);
-        assert_code_named(b, "RYA01", NAME_RYA01);
-        assert_code_named(b, "RYA02", NAME_RYA02);
-        assert_code_named(b, "RJE01", NAME_RJE01);
+        assert_code_named(b, "NL3", SHOW_111);
+        assert_code_named(b, "RYA01", SHOW_RYA01);
+        assert_code_named(b, "RYA02", SHOW_RYA02);
+        assert_code_named(b, "RJE01", SHOW_RJE01);
         assert_non_null(strstr(b, "Kind of setting: Ambulance service"));
     }
     assert_true(ends_with(last_note, "ACTION TAKEN (to be completed by the social worker):\n\n"));
@@ -1231,7 +1238,7 @@ static void test_out_of_order_same_episodes(void **st)
     /* the pathway follows access time, not arrival time */
     char *body = wf_render_landing(&c, "944 930 5552", &ref.ep[0]);
     assert_non_null(body);
-    assert_non_null(strstr(body, "NHS 111 14:02 (" NAME_111 ") -> Ambulance service 14:05"));
+    assert_non_null(strstr(body, "NHS 111 14:02 (" SHOW_111 ") -> Ambulance service 14:05"));
     free(body);
     wf_child_free(&ref);
 }
@@ -1523,7 +1530,7 @@ static void test_render_places_and_viewers(void **st)
                             .setting = "walk_in_centre", .phone = "01782 000000",
                             .system = 1, .system_name = "Adastra"});
     a[3] = mk((struct spec){.at = utc(2024, 7, 2, 9, 20), .code = "NL3",
-                            .place = NAME_111, .resolved = 1, .setting = "nhs_111",
+                            .place = SHOW_111, .resolved = 1, .setting = "nhs_111",
                             .system = 1});
     struct wf_episode ep;
     memset(&ep, 0, sizeof ep);
@@ -1548,8 +1555,8 @@ static void test_render_places_and_viewers(void **st)
     assert_non_null(strstr(b, "Pathway: Unknown setting 14:00 (RXX99, code not found in ODS data) -> "
                               "Unknown setting 14:30 (Somewhere Clinic, code RXX98 not "
                               "found in ODS data) -> Walk-in centre 2 Jul 10:10 "
-                              "(HANLEY WALK-IN CENTRE) -> NHS 111 10:20 (" NAME_111 ")"));
-    assert_code_named(b, "M83010", "HANLEY WALK-IN CENTRE");
+                              "(Hanley Walk-in Centre) -> NHS 111 10:20 (" SHOW_111 ")"));
+    assert_code_named(b, "M83010", "Hanley Walk-in Centre");
     assert_true(ends_with(b, "ACTION TAKEN (to be completed by the social worker):\n\n"));
     free(b);
 
@@ -1564,6 +1571,47 @@ static void test_render_places_and_viewers(void **st)
     b = wf_render_landing(&c, "944 930 5552", NULL);
     assert_non_null(b);
     assert_non_null(strstr(b, "C-1001"));
+    free(b);
+}
+
+
+/* Issue 11: a site only its trust is known for, the message's own name,
+ * a closed organisation, names in title case. */
+static void test_render_parent_and_message_name(void **st)
+{
+    (void)st;
+    struct cpis_case c = open_case();
+    struct wf_access a[2];
+    a[0] = mk((struct spec){.at = utc(2024, 3, 15, 14, 0), .code = "RKEAA",
+                            .place = "WHITTINGTON HEALTH NHS TRUST", .resolved = 0,
+                            .parent = "WHITTINGTON HEALTH NHS TRUST",
+                            .setting = "hospital", .viewer = "Pat Doe"});
+    a[0].place_via_parent = 1;
+    put(a[0].place_in_message, sizeof a[0].place_in_message,
+        "WHITTINGTON HEALTH - MEDICAL TEAM (RKEAA)");
+    a[1] = mk((struct spec){.at = utc(2024, 3, 15, 15, 0), .code = "RLN",
+                            .place = "CITY HOSPITALS SUNDERLAND NHS FOUNDATION TRUST",
+                            .resolved = 1, .setting = "hospital"});
+    put(a[1].closed_on, sizeof a[1].closed_on, "20190331");
+    struct wf_episode ep;
+    memset(&ep, 0, sizeof ep);
+    put(ep.id, sizeof ep.id, "ep-test");
+    ep.acc = a;
+    ep.n = 2;
+    ep.first = a[0].at;
+    ep.last = a[1].at;
+    char *b = wf_render_case_note(&c, "944 930 5552", &ep);
+    assert_non_null(b);
+    assert_non_null(strstr(b, "Where: a site of Whittington Health NHS Trust (code RKEAA, "
+                              "not itself in the ODS data); as named in the message: "
+                              "Whittington Health - Medical Team (RKEAA)\n"));
+    assert_null(strstr(b, "part of Whittington")); /* said once, as "a site of" */
+    assert_non_null(strstr(b, "Where: City Hospitals Sunderland NHS Foundation Trust (RLN) "
+                              "[closed on 31 Mar 2019]"));
+    assert_non_null(strstr(b, "Hospital 14:00 (a site of Whittington Health NHS Trust)"));
+    free(b);
+    b = wf_render_landing(&c, "944 930 5552", &ep);
+    assert_non_null(strstr(b, "as named in the message: Whittington Health - Medical Team"));
     free(b);
 }
 
@@ -1596,6 +1644,7 @@ int main(void)
         cmocka_unit_test(test_late_access_never_dropped),
         cmocka_unit_test(test_inactive),
         cmocka_unit_test(test_render_places_and_viewers),
+        cmocka_unit_test(test_render_parent_and_message_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

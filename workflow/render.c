@@ -203,20 +203,135 @@ const char *wf_setting_label(const char *setting)
     return "Unknown setting";
 }
 
-/* The place: "NAME (CODE)" when resolved; when not, the code with
- * "(code not found in ODS data)", after the name the message gave if any. */
+/* ---- names people can read ------------------------------------------- */
+
+/* Words an ALL-CAPITALS ODS name keeps as they are: NHS abbreviations,
+ * ambulance services' short names, organisation forms. */
+static const char *const keep_upper[] = {
+    "NHS", "GP", "A&E", "UK", "CIC", "ICB", "CCG", "PCT", "PCN", "UTC", "WIC", "OOH",
+    "SARC", "MIU", "ED", "EOC", "HQ", "IUC", "CAS", "LLP", "DHU", "WMAS", "NWAS", "EMAS",
+    "YAS", "NEAS", "SCAS", "LAS", "EEAST", "SECAMB", "SWASFT", "HMP", "YOI", "CAMHS",
+    "NHSE", "LTD", "PLC",
+};
+/* Small words in lower case (not first). */
+static const char *const keep_lower[] = {
+    "OF", "AND", "THE", "FOR", "AT", "IN", "ON", "TO", "BY", "WITH", "UPON", "UNDER",
+};
+
+static int word_in(const char *w, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && strncmp(list[i], w, n) == 0)
+            return 1;
+    return 0;
+}
+
+void wf_display_name(const char *name, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    snprintf(out, cap, "%s", name ? name : "");
+    for (const char *p = out; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            return; /* already mixed case: as written */
+    size_t i = 0, n = strlen(out);
+    int first = 1;
+    while (i < n) {
+        while (i < n && out[i] == ' ')
+            i++;
+        size_t st = i;
+        while (i < n && out[i] != ' ')
+            i++;
+        size_t len = i - st;
+        if (len == 0)
+            break;
+        /* the word without surrounding punctuation, for the lists */
+        size_t ws = st, we = i;
+        while (ws < we && (out[ws] == '(' || out[ws] == '"'))
+            ws++;
+        while (we > ws && strchr(",.)\":;", out[we - 1]) != NULL)
+            we--;
+        int digit = 0;
+        for (size_t k = st; k < i; k++)
+            digit |= out[k] >= '0' && out[k] <= '9';
+        const char *w = out + ws;
+        size_t wn = we - ws;
+        int keep = digit || wn <= 1 ||
+                   word_in(w, wn, keep_upper, sizeof keep_upper / sizeof keep_upper[0]);
+        if (keep && wn == 3 && strncmp(w, "LTD", 3) == 0) {
+            out[ws + 1] = 't'; /* "Ltd" */
+            out[ws + 2] = 'd';
+        } else if (keep && wn == 3 && strncmp(w, "PLC", 3) == 0) {
+            keep = 1;
+        } else if (!keep && ws > st && out[ws - 1] == '(' && we < i && out[we] == ')') {
+            keep = 1; /* "(RKEAA)": a code in brackets */
+        } else if (!keep) {
+            /* each part of a hyphenated word: "Stoke-on-Trent" */
+            size_t ps = ws;
+            while (ps < we) {
+                size_t pe = ps;
+                while (pe < we && out[pe] != '-' && out[pe] != '/')
+                    pe++;
+                int lower = (!first || ps > ws) &&
+                            word_in(out + ps, pe - ps, keep_lower,
+                                    sizeof keep_lower / sizeof keep_lower[0]);
+                int start = !lower;
+                for (size_t k = ps; k < pe; k++) {
+                    char c = out[k];
+                    if (c >= 'A' && c <= 'Z') {
+                        if (!start)
+                            out[k] = (char)(c - 'A' + 'a');
+                        start = 0;
+                    } else {
+                        /* after '(' a new part starts upper-case; after an
+                         * apostrophe it does not ("St James's") */
+                        start = !lower && c == '(';
+                    }
+                }
+                ps = pe < we ? pe + 1 : pe;
+            }
+        }
+        first = 0;
+    }
+}
+
+/* "31 Mar 2023" from "20230331"; the text itself when it is not a date. */
+static void closed_text(const char *ymd, char *out, size_t cap)
+{
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int y, m, d;
+    if (strlen(ymd) == 8 && sscanf(ymd, "%4d%2d%2d", &y, &m, &d) == 3 && m >= 1 && m <= 12)
+        snprintf(out, cap, "closed on %d %s %d", d, mon[m - 1], y);
+    else
+        snprintf(out, cap, "closed");
+}
+
+/* The place: "Name (CODE)" when resolved; "a site of Parent (code X)" when
+ * only the parent is; when neither, the code with "(code not found in ODS
+ * data)", after the name the message gave if any.  A closed organisation
+ * says so, with the date. */
 static void add_place(struct sb *b, const struct wf_access *a)
 {
     const char *code = a->place_code[0] ? a->place_code : "no code given";
+    char name[WF_STR_MAX];
+    wf_display_name(a->place, name, sizeof name);
     if (a->place_resolved && a->place[0]) {
         if (a->place_code[0])
-            sb_printf(b, "%s (%s)", a->place, a->place_code);
+            sb_printf(b, "%s (%s)", name, a->place_code);
         else
-            sb_add(b, a->place);
+            sb_add(b, name);
+    } else if (a->place_via_parent && a->place[0]) {
+        sb_printf(b, "a site of %s (code %s, not itself in the ODS data)", name, code);
     } else if (a->place[0] && strcmp(a->place, a->place_code) != 0) {
-        sb_printf(b, "%s, code %s (code not found in ODS data)", a->place, code);
+        sb_printf(b, "%s, code %s (code not found in ODS data)", name, code);
     } else {
         sb_printf(b, "%s (code not found in ODS data)", code);
+    }
+    if (a->closed_on[0]) {
+        char c[48];
+        closed_text(a->closed_on, c, sizeof c);
+        sb_printf(b, " [%s]", c);
     }
 }
 
@@ -225,10 +340,14 @@ static void add_place(struct sb *b, const struct wf_access *a)
 static void add_place_short(struct sb *b, const struct wf_access *a)
 {
     const char *code = a->place_code[0] ? a->place_code : "no code given";
+    char name[WF_STR_MAX];
+    wf_display_name(a->place, name, sizeof name);
     if (a->place_resolved && a->place[0])
-        sb_add(b, a->place);
+        sb_add(b, name);
+    else if (a->place_via_parent && a->place[0])
+        sb_printf(b, "a site of %s", name);
     else if (a->place[0] && strcmp(a->place, a->place_code) != 0)
-        sb_printf(b, "%s, code %s not found in ODS data", a->place, code);
+        sb_printf(b, "%s, code %s not found in ODS data", name, code);
     else
         sb_printf(b, "%s, code not found in ODS data", code);
 }
@@ -277,8 +396,16 @@ static void add_access_detail(struct sb *b, size_t i, const struct wf_access *a)
     sb_printf(b, "%zu. %s\n", i + 1, when);
     sb_add(b, "   Where: ");
     add_place(b, a);
-    if (a->parent[0])
-        sb_printf(b, ", part of %s", a->parent);
+    if (a->parent[0] && !a->place_via_parent) {
+        char parent[WF_STR_MAX];
+        wf_display_name(a->parent, parent, sizeof parent);
+        sb_printf(b, ", part of %s", parent);
+    }
+    if (a->place_in_message[0]) {
+        char inmsg[WF_STR_MAX];
+        wf_display_name(a->place_in_message, inmsg, sizeof inmsg);
+        sb_printf(b, "; as named in the message: %s", inmsg);
+    }
     sb_printf(b, "\n   Kind of setting: %s\n", wf_setting_label(a->setting));
     sb_add(b, "   Who viewed: ");
     add_viewer(b, a);

@@ -56,6 +56,14 @@ struct wf_access {
     char role_name[WF_STR_MAX];  /* its display name, "" */
     int system;                  /* 1 for a system (NHS 111-style) author */
     char system_name[WF_STR_MAX];
+    /* Added for issue 11 (state format 2 keys "inmsg", "via", "closed"): */
+    char place_in_message[WF_STR_MAX]; /* the message's own name when it
+                                          differs from place, else "" */
+    int place_via_parent;        /* 1: the code is not in the ODS data, its
+                                    parent (trust / practice) is: place is
+                                    "a site of" parent */
+    char closed_on[12];          /* "YYYYMMDD" when ODS says closed with a
+                                    date, "closed" without one, else "" */
 };
 
 /* The idempotency key of an access: "a" + 16 lower-case hex digits of a
@@ -171,6 +179,13 @@ char *wf_render_landing(const struct cpis_case *c, const char *nhs_display,
                         const struct wf_episode *ep);
 char *wf_render_case_note(const struct cpis_case *c, const char *nhs_display,
                           const struct wf_episode *ep);
+
+/* A name for people: an ALL-CAPITALS ODS name in title case that keeps NHS
+ * abbreviations and codes as they are ("UNIVERSITY HOSPITALS OF NORTH
+ * MIDLANDS NHS TRUST" -> "University Hospitals of North Midlands NHS Trust",
+ * "WMAS EMERGENCY OPERATIONS CENTRE" -> "WMAS Emergency Operations Centre");
+ * a name with any lower-case letter is copied as it is. */
+void wf_display_name(const char *name, char *out, size_t cap);
 
 /* Human label of a setting name ("ambulance" -> "Ambulance service"). */
 const char *wf_setting_label(const char *setting);

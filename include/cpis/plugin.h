@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define CPIS_ABI_MAJOR 1u
-#define CPIS_ABI_MINOR 0u
+#define CPIS_ABI_MINOR 1u
 
 /* The name of the single symbol a host looks up with dlsym(). */
 #define CPIS_ENTRY_SYMBOL "cpis_plugin_entry"
@@ -235,6 +235,19 @@ struct cpis_event {
     const char *transport_id;   /* borrowed, MESH DTSId, NULL/"" if none */
     const char *local_id;       /* borrowed, MESH LocalId, NULL/"" if none */
     int64_t received_at_ms;
+    /* ---- appended in ABI 1.1 (check with CPIS_HAS_FIELD) ---- */
+    const char *content_encoding; /* borrowed, "gzip" when the MESH control
+                                     file says Compress or IsCompressed Y;
+                                     the plugin inflates the payload under
+                                     its size limit (applied to the inflated
+                                     bytes).  NULL/"" = as is */
+    const char *mesh_message_type; /* borrowed, the control file's
+                                      MessageType ("Data", "Report"); a
+                                      "Report" is a MESH delivery report,
+                                      not a notification: outcome kind
+                                      "ignored".  NULL/"" = Data */
+    const char *workflow_id;    /* borrowed, MESH WorkflowId, kept on the
+                                   record; NULL/"" if none */
 };
 
 /* What the plugin did with one event, written by the notification hook. */
@@ -245,7 +258,9 @@ struct cpis_outcome {
     uint32_t accesses;          /* access records in the notification(s) */
     char kind[24];              /* "access", "inactive_nhs_number", "empty",
                                    "ignored" (not a notification: detail says
-                                   what); for a file holding several
+                                   what, e.g. the upload acknowledgement or a
+                                   MESH report; status CPIS_OK, nothing
+                                   written); for a file holding several
                                    notifications, the first one's kind and id */
     char notification_id[128];
     char detail[256];           /* human-readable reason; no NHS number or text */

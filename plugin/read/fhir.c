@@ -1,53 +1,50 @@
 /*
- * fhir.c - the project's FHIR R4 JSON notification (messages.md section 3)
+ * fhir.c - the CP-IS FHIR API's AuditEvent search (messages.md section 3a)
  * -> struct cpis_notification.
  *
- * Shape: a Bundle of type "message"; its first MessageHeader carries the
- * notification id, the event code (urn:oid:2.16.840.1.113883.2.1.3.2.4.17.470
- * "05" access, "06" inactive NHS number) and destination[0].receiver (the LA
- * Organization); Bundle.timestamp is the creation time; each AuditEvent is
- * one access.  References are resolved through entry.fullUrl (urn:uuid:...)
- * first, then as "ResourceType/id" (also matching an absolute fullUrl ending
- * in "/ResourceType/id").  A Reference may instead carry an inline
- * identifier (logical reference) where only a code is needed: receiver,
- * PractitionerRole.organization, Device.owner, AuditEvent.entity.what.
+ * NHS England publishes no FHIR notification.  What it publishes is the
+ * CP-IS FHIR R4 API, whose GET /AuditEvent?patient:identifier=...
+ * (with _include of the requesting PractitionerRole) answers a Bundle of
+ * type "searchset": one AuditEvent per earlier access to the child's CP-IS
+ * record.  Per the API's data mapping: date and time = AuditEvent.recorded;
+ * viewer = PractitionerRole.practitioner.display; role =
+ * PractitionerRole.code.coding.display (SNOMED); organisation =
+ * PractitionerRole.organization.display (e.g. "TRUST NAME - TEAM (RKEAA)").
+ * That is what is read here:
+ *  - one access per AuditEvent; its id is the access's access_id;
+ *  - the child: the agent whose type (or role) is coded PAT, its
+ *    who.identifier with system https://fhir.nhs.uk/Id/nhs-number;
+ *  - the viewer: the agent with requestor true (a JSON boolean, or the
+ *    string "true" as in the published examples); its who refers to an
+ *    included PractitionerRole (by fullUrl, "PractitionerRole/id", or an
+ *    identifier sds-role-profile-id the PractitionerRole also carries),
+ *    else an AuditEvent.entity whose what refers to one (the search's
+ *    _include names entity-type ASSIGNED); without one, the agent's own
+ *    name / who.display and location;
+ *  - the location: PractitionerRole.organization (else the agent's own
+ *    who / location): an ODS identifier (ods-organization-code or
+ *    ods-site-code) when present, else the code in brackets at the end of
+ *    its display; its display is the location's name as the message gives
+ *    it;
+ *  - the job role: the PractitionerRole.code coding with system
+ *    http://snomed.info/sct (code and display), else the first coding;
+ *  - message_id: Bundle.id, else "auditevent-search-" and a hash of the
+ *    AuditEvent ids; created: Bundle.timestamp, else meta.lastUpdated,
+ *    else the latest access.  The same accesses polled twice give the same
+ *    access keys (act.c), so they act once.
+ * The invented Bundle of type "message" (MessageHeader) this reader once
+ * took is gone: it is unsupported_message, as is any other resource.
  *
- * Decisions (documented here because the public material is silent):
- *  - Author of an access: AuditEvent.agent[0].who -> PractitionerRole
- *    (person) or Device (system).  For a Device author the responsible
- *    person is the first later agent (agent[1], agent[2], ...) whose who
- *    resolves to a Practitioner or a PractitionerRole; its name (and SDS user
- *    id, and for a PractitionerRole its job role and role profile) fill the
- *    viewer fields.  No extension is read for this.
- *  - The child: the first AuditEvent.entity whose what resolves to a Patient
- *    (or carries an inline NHS number identifier); normally entity[0].
- *  - An NHS number given as a JSON number (not a string) is
- *    invalid_nhs_number, not missing_field: the identifier is there with the
- *    NHS number system, but its value is not a valid NHS number (a JSON
- *    number cannot carry the canonical text, leading zeros or spacing, and
- *    cJSON converts it through a double).  The same rule makes a numeric ODS
- *    code invalid_ods_code.
- *  - SDS job role codes in the compound form "S8000:G8000:R8000" are reduced
- *    to their last segment ("R8000"), so both forms compare equal.
- *  - Wrong types: a Bundle.entry that is not an array, an entry or resource
- *    that is not an object, a resource without a string resourceType, or two
- *    entries with the same fullUrl are "malformed"; a required value that is
- *    absent or of the wrong type is "missing_field" naming the field.
- *  - total_records is -1 (FHIR states no count); the LA upload file is read
- *    from an optional MessageHeader extension whose url ends in
- *    "LAUploadFile" (valueString or valueIdentifier.value).
- *  - CarePlan categories are not recorded (struct cpis_access has no field).
- *  - Text fields have control characters replaced by spaces.
- *  - Bytes: a NUL byte is malformed; invalid UTF-8 or a UTF-16 BOM is
- *    bad_encoding; a UTF-8 BOM and trailing white space are accepted.
- *  - Out of memory is reported as malformed (the contract has no transient
- *    parse error code); unfinished: the dispatcher may want to map it to a
- *    retry instead.
- *
- * No global cJSON state: no cJSON_InitHooks, no cJSON_GetErrorPtr.
- * Error details name fields, never values.
+ * Strictness: parsed with cpis_json_parse_strict (a key given twice in one
+ * object, a raw control byte or \u0000 in a string: malformed); an
+ * identifier holding a control character is refused with the code of its
+ * kind (NHS number: invalid_nhs_number; ODS code: invalid_ods_code; any
+ * other id: malformed).  An NHS number or ODS code given as a JSON number is
+ * invalid_*, not missing_field.  Out of memory is reported as malformed.
+ * Error details name fields, never values.  No global cJSON state.
  */
 #include "ids.h"
+#include "json.h"
 #include "parse.h"
 #include "record.h"
 
@@ -56,14 +53,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SYS_EVENT "urn:oid:2.16.840.1.113883.2.1.3.2.4.17.470"
 #define SYS_NHS "https://fhir.nhs.uk/Id/nhs-number"
 #define SYS_ODS_ORG "https://fhir.nhs.uk/Id/ods-organization-code"
 #define SYS_ODS_SITE "https://fhir.nhs.uk/Id/ods-site-code"
 #define SYS_SDS_USER "https://fhir.nhs.uk/Id/sds-user-id"
 #define SYS_SDS_ROLE_PROFILE "https://fhir.nhs.uk/Id/sds-role-profile-id"
-#define SYS_ASID "https://fhir.nhs.uk/Id/nhsSpineASID"
-#define SYS_LOCAL_ID "urn:oid:2.16.840.1.113883.2.1.3.2.4.18.24"
+#define SYS_SNOMED "http://snomed.info/sct"
 
 struct entry {
     const char *full_url; /* NULL when absent */
@@ -81,6 +76,7 @@ struct ctx {
     size_t n_tid;
     struct cpis_parse_error *err;
 };
+
 
 /* ---- small JSON helpers ------------------------------------------------- */
 
@@ -278,73 +274,6 @@ static void copy_text(char *dst, size_t cap, const char *src)
             *p = ' ';
 }
 
-struct sbuf {
-    char *p;
-    size_t cap, len;
-};
-
-static void sb_add(struct sbuf *b, const char *s)
-{
-    if (s == NULL)
-        return;
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        n--;
-    if (n == 0)
-        return;
-    if (b->len > 0 && b->len + 1 < b->cap)
-        b->p[b->len++] = ' ';
-    if (b->len + n >= b->cap)
-        n = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* A string or an array of strings, each appended. */
-static void sb_add_parts(struct sbuf *b, const cJSON *v)
-{
-    if (cJSON_IsString(v)) {
-        sb_add(b, v->valuestring);
-        return;
-    }
-    if (!cJSON_IsArray(v))
-        return;
-    EACH(x, v) {
-        if (cJSON_IsString(x))
-            sb_add(b, x->valuestring);
-    }
-}
-
-/* HumanName list -> "prefix given family" (the official name if marked,
- * else the first); falls back to HumanName.text. */
-static void human_name(const cJSON *names, char *out, size_t cap)
-{
-    const cJSON *name = NULL;
-    EACH(nm, names) {
-        const char *use = get_str(nm, "use");
-        if (use != NULL && strcmp(use, "official") == 0) {
-            name = nm;
-            break;
-        }
-    }
-    if (name == NULL)
-        name = first_el(names);
-    char tmp[REC_TEXT_MAX * 2];
-    struct sbuf b = {tmp, sizeof tmp, 0};
-    tmp[0] = '\0';
-    if (cJSON_IsObject(name)) {
-        sb_add_parts(&b, get(name, "prefix"));
-        sb_add_parts(&b, get(name, "given"));
-        sb_add_parts(&b, get(name, "family"));
-        if (b.len == 0)
-            sb_add(&b, get_str(name, "text"));
-    }
-    copy_text(out, cap, tmp);
-}
-
 /* "S8000:G8000:R8000" -> "R8000"; "R0260" unchanged. */
 static void job_role(const char *code, char *out, size_t cap)
 {
@@ -352,21 +281,44 @@ static void job_role(const char *code, char *out, size_t cap)
     copy_text(out, cap, colon ? colon + 1 : code);
 }
 
-/* CodeableConcept list -> first coding that has a code. */
-static void first_coding(const cJSON *concepts, const char **code, const char **display)
+/* The job role: the SNOMED coding of a CodeableConcept list, else the first
+ * coding that has a code. */
+static void role_coding(const cJSON *concepts, const char **code, const char **display)
 {
     *code = *display = NULL;
     EACH(cc, concepts) {
-        const cJSON *codings = get(cc, "coding");
-        EACH(cd, codings) {
+        EACH(cd, get(cc, "coding")) {
             const char *c = get_str(cd, "code");
-            if (c != NULL && c[0] != '\0') {
+            if (c == NULL || c[0] == '\0')
+                continue;
+            const char *sys = get_str(cd, "system");
+            int snomed = sys != NULL && strcmp(sys, SYS_SNOMED) == 0;
+            if (*code == NULL || snomed) {
                 *code = c;
                 *display = get_str(cd, "display");
-                return;
             }
+            if (snomed)
+                return;
         }
     }
+}
+
+/* Does a CodeableConcept (or a list of them) carry this code? */
+static int has_code(const cJSON *concepts, const char *code)
+{
+    EACH(cc, concepts) {
+        EACH(cd, get(cc, "coding")) {
+            const char *c = get_str(cd, "code");
+            if (c != NULL && strcmp(c, code) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int has_control(const char *s)
+{
+    return s != NULL && cpis_json_has_control(s, strlen(s));
 }
 
 /* ---- identifiers ------------------------------------------------------- */
@@ -384,6 +336,9 @@ static int nhs_from_value(struct ctx *c, const cJSON *v, int found, char *out,
     if (!cJSON_IsString(v))
         return cpis_fail(c->err, CPIS_MSG_INVALID_NHS_NUMBER,
                          "%s NHS number is not a JSON string", what);
+    if (has_control(v->valuestring))
+        return cpis_fail(c->err, CPIS_MSG_INVALID_NHS_NUMBER,
+                         "%s NHS number holds a control character", what);
     int rc = cpis_nhs_normalise(v->valuestring, out, 11);
     if (rc == -2)
         return cpis_fail(c->err, CPIS_MSG_INVALID_NHS_NUMBER,
@@ -394,47 +349,79 @@ static int nhs_from_value(struct ctx *c, const cJSON *v, int found, char *out,
     return CPIS_MSG_OK;
 }
 
-/* An ODS code from a Reference (inline identifier) or the Organization it
- * points at.  systems: org and site accepted when allow_site.  Fills code,
- * is_site and name (Reference.display, else Organization.name). */
-static int ods_from_ref(struct ctx *c, const cJSON *ref, int allow_site, char *code,
-                        size_t code_cap, int *is_site, char *name, size_t name_cap,
-                        const char *what)
+/* The code in brackets at the end of a display ("TRUST - TEAM (RKEAA)"):
+ * 1 with the code copied, 0 when there is none, -1 when the brackets hold
+ * something that is not an ODS code. */
+static int bracketed_code(const char *disp, char *code, size_t cap)
 {
-    const cJSON *org = resolve(c, ref);
-    const char *rt = get_str(org, "resourceType");
-    if (rt != NULL && strcmp(rt, "Organization") != 0)
-        org = NULL;
+    if (disp == NULL)
+        return 0;
+    size_t n = strlen(disp);
+    while (n > 0 && (disp[n - 1] == ' ' || disp[n - 1] == '\t'))
+        n--;
+    if (n < 3 || disp[n - 1] != ')')
+        return 0;
+    const char *open = NULL;
+    for (size_t i = n - 1; i > 0; i--)
+        if (disp[i - 1] == '(') {
+            open = disp + i;
+            break;
+        }
+    if (open == NULL)
+        return 0;
+    size_t len = (size_t)(disp + n - 1 - open);
+    char tmp[REC_CODE_MAX];
+    if (len == 0 || len >= sizeof tmp)
+        return -1;
+    memcpy(tmp, open, len);
+    tmp[len] = '\0';
+    if (!cpis_ods_code_valid(tmp))
+        return -1;
+    copy_text(code, cap, tmp);
+    return 1;
+}
+
+/* The location from an organisation Reference (PractitionerRole.organization,
+ * or an agent's who): ODS identifier, else the bracketed code in display. */
+static int location_from(struct ctx *c, const cJSON *ref, struct cpis_access *a,
+                         const char *what)
+{
+    const cJSON *org = resolve_type(c, ref, "Organization");
     const cJSON *v = NULL;
     int found = 0, site = 0;
     const cJSON *sources[2] = {get(ref, "identifier"), get(org, "identifier")};
     for (int s = 0; s < 2 && !found; s++) {
         v = ident_value(sources[s], SYS_ODS_ORG, &found);
-        if (!found && allow_site) {
+        if (!found) {
             v = ident_value(sources[s], SYS_ODS_SITE, &found);
             site = found;
         }
     }
-    if (!found)
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD, "%s ODS code identifier is absent",
-                         what);
-    if (v == NULL || cJSON_IsNull(v))
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD, "%s ODS code has no value", what);
-    if (!cJSON_IsString(v))
-        return cpis_fail(c->err, CPIS_MSG_INVALID_ODS_CODE, "%s ODS code is not a JSON string",
-                         what);
-    if (!cpis_ods_code_valid(v->valuestring))
-        return cpis_fail(c->err, CPIS_MSG_INVALID_ODS_CODE,
-                         "%s ODS code is not 1-9 letters and digits", what);
-    copy_text(code, code_cap, v->valuestring);
-    if (is_site)
-        *is_site = site;
-    if (name != NULL) {
-        const char *disp = get_str(ref, "display");
-        if (disp == NULL || disp[0] == '\0')
-            disp = get_str(org, "name");
-        copy_text(name, name_cap, disp);
+    const char *disp = get_str(ref, "display");
+    if (disp == NULL || disp[0] == '\0')
+        disp = get_str(org, "name");
+    copy_text(a->location_name, sizeof a->location_name, disp);
+    if (found) {
+        if (v == NULL || cJSON_IsNull(v))
+            return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD, "%s ODS code has no value", what);
+        if (!cJSON_IsString(v))
+            return cpis_fail(c->err, CPIS_MSG_INVALID_ODS_CODE,
+                             "%s ODS code is not a JSON string", what);
+        if (has_control(v->valuestring) || !cpis_ods_code_valid(v->valuestring))
+            return cpis_fail(c->err, CPIS_MSG_INVALID_ODS_CODE,
+                             "%s ODS code is not 1-9 letters and digits", what);
+        copy_text(a->location_code, sizeof a->location_code, v->valuestring);
+        a->location_is_site = site;
+        return CPIS_MSG_OK;
     }
+    int b = bracketed_code(disp, a->location_code, sizeof a->location_code);
+    if (b < 0 || (b > 0 && has_control(disp)))
+        return cpis_fail(c->err, CPIS_MSG_INVALID_ODS_CODE,
+                         "%s.display: the code in brackets is not 1-9 letters and digits", what);
+    if (b == 0)
+        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
+                         "%s has neither an ODS identifier nor a code in brackets in its "
+                         "display", what);
     return CPIS_MSG_OK;
 }
 
@@ -452,315 +439,194 @@ static int timestamp(struct ctx *c, const cJSON *holder, const char *key, int64_
     return CPIS_MSG_OK;
 }
 
-/* ---- authors ----------------------------------------------------------- */
-
-/* Practitioner -> viewer name and SDS user id. */
-static void practitioner_into(const struct ctx *c, const cJSON *ref, struct cpis_access *a)
+/* An identifier that must hold no control character (else malformed). */
+static int copy_id(struct ctx *c, char *dst, size_t cap, const char *src, const char *what)
 {
-    const cJSON *prac = resolve_type(c, ref, "Practitioner");
-    if (prac != NULL) {
-        human_name(get(prac, "name"), a->viewer, sizeof a->viewer);
-        copy_text(a->viewer_user_id, sizeof a->viewer_user_id,
-                       ident_str(get(prac, "identifier"), SYS_SDS_USER));
-    }
-    /* Logical reference or a display only. */
-    if (a->viewer_user_id[0] == '\0')
-        copy_text(a->viewer_user_id, sizeof a->viewer_user_id,
-                       ident_str(get(ref, "identifier"), SYS_SDS_USER));
-    if (a->viewer[0] == '\0')
-        copy_text(a->viewer, sizeof a->viewer, get_str(ref, "display"));
-}
-
-/* PractitionerRole -> role, role profile and the practitioner. */
-static void role_into(const struct ctx *c, const cJSON *role, struct cpis_access *a)
-{
-    const char *code, *display;
-    first_coding(get(role, "code"), &code, &display);
-    job_role(code, a->viewer_role, sizeof a->viewer_role);
-    copy_text(a->viewer_role_name, sizeof a->viewer_role_name, display);
-    copy_text(a->viewer_role_profile, sizeof a->viewer_role_profile,
-                   ident_str(get(role, "identifier"), SYS_SDS_ROLE_PROFILE));
-    practitioner_into(c, get(role, "practitioner"), a);
-}
-
-static int person_author(struct ctx *c, const cJSON *role, struct cpis_access *a)
-{
-    a->author_kind = AUTHOR_PERSON;
-    role_into(c, role, a);
-    return ods_from_ref(c, get(role, "organization"), 1, a->location_code,
-                        sizeof a->location_code, &a->location_is_site, a->location_name,
-                        sizeof a->location_name, "PractitionerRole.organization");
-}
-
-static int system_author(struct ctx *c, const cJSON *dev, const cJSON *who_ref,
-                         const cJSON *agents, struct cpis_access *a)
-{
-    a->author_kind = AUTHOR_SYSTEM;
-    copy_text(a->system_asid, sizeof a->system_asid,
-                   ident_str(get(dev, "identifier"), SYS_ASID));
-    const char *name = get_str(first_el(get(dev, "deviceName")), "name");
-    if (name == NULL || name[0] == '\0')
-        name = get_str(who_ref, "display");
-    copy_text(a->system_name, sizeof a->system_name, name);
-    /* Responsible person: the first later agent naming a Practitioner or a
-     * PractitionerRole. */
-    const cJSON *first = first_el(agents);
-    EACH(ag, agents) {
-        if (ag == first)
-            continue;
-        const cJSON *ref = get(ag, "who");
-        const cJSON *res = resolve(c, ref);
-        const char *t = get_str(res, "resourceType");
-        if (t == NULL)
-            continue;
-        if (strcmp(t, "Practitioner") == 0) {
-            practitioner_into(c, ref, a);
-            break;
-        }
-        if (strcmp(t, "PractitionerRole") == 0) {
-            role_into(c, res, a);
-            break;
-        }
-    }
-    return ods_from_ref(c, get(dev, "owner"), 1, a->location_code, sizeof a->location_code,
-                        &a->location_is_site, a->location_name, sizeof a->location_name,
-                        "Device.owner");
-}
-
-/* ---- one AuditEvent ---------------------------------------------------- */
-
-static int patient_nhs(struct ctx *c, const cJSON *ref, const cJSON *patient, char *nhs,
-                       char *local_id, size_t local_cap, const char *what)
-{
-    int found = 0;
-    const cJSON *v = ident_value(get(patient, "identifier"), SYS_NHS, &found);
-    if (!found && ref != NULL)
-        v = ident_value(get(ref, "identifier"), SYS_NHS, &found);
-    int rc = nhs_from_value(c, v, found, nhs, what);
-    if (rc != CPIS_MSG_OK)
-        return rc;
-    if (local_id != NULL) {
-        const char *lid = ident_str(get(patient, "identifier"), SYS_LOCAL_ID);
-        if (lid == NULL)
-            lid = ident_str(get(ref, "identifier"), SYS_LOCAL_ID);
-        copy_text(local_id, local_cap, lid);
-    }
+    if (has_control(src))
+        return cpis_fail(c->err, CPIS_MSG_MALFORMED, "%s holds a control character", what);
+    if (src != NULL && !cpis_copy_text(dst, cap, src))
+        return cpis_fail(c->err, CPIS_MSG_MALFORMED, "%s is too long", what);
     return CPIS_MSG_OK;
+}
+
+/* ---- one AuditEvent ------------------------------------------------------ */
+
+static int is_requestor(const cJSON *agent)
+{
+    const cJSON *r = get(agent, "requestor");
+    if (cJSON_IsTrue(r))
+        return 1;
+    return cJSON_IsString(r) && r->valuestring != NULL && strcmp(r->valuestring, "true") == 0;
+}
+
+/* The included PractitionerRole the requestor's who points at: by
+ * reference, else by its role profile identifier. */
+static const cJSON *requestor_role(const struct ctx *c, const cJSON *who)
+{
+    const cJSON *role = resolve_type(c, who, "PractitionerRole");
+    if (role != NULL)
+        return role;
+    const char *rp = ident_str(get(who, "identifier"), SYS_SDS_ROLE_PROFILE);
+    if (rp == NULL || rp[0] == '\0')
+        return NULL;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->entries[i].type, "PractitionerRole") != 0)
+            continue;
+        const char *v = ident_str(get(c->entries[i].res, "identifier"), SYS_SDS_ROLE_PROFILE);
+        if (v != NULL && strcmp(v, rp) == 0)
+            return c->entries[i].res;
+    }
+    return NULL;
 }
 
 static int audit_event(struct ctx *c, const cJSON *ev, struct cpis_access *a)
 {
-    int rc = timestamp(c, ev, "recorded", &a->accessed_at, "AuditEvent.recorded");
+    memset(a, 0, sizeof *a);
+    a->author_kind = AUTHOR_PERSON;
+    int rc = copy_id(c, a->access_id, sizeof a->access_id, get_str(ev, "id"), "AuditEvent.id");
     if (rc != CPIS_MSG_OK)
         return rc;
-
-    /* The child. */
-    const cJSON *ents = get(ev, "entity");
-    const cJSON *pref = NULL, *patient = NULL;
-    EACH(en, ents) {
-        if (patient != NULL)
-            break;
-        const cJSON *ref = get(en, "what");
-        const cJSON *p = resolve_type(c, ref, "Patient");
-        if (p != NULL) {
-            pref = ref;
-            patient = p;
-        } else if (pref == NULL && get(ref, "identifier") != NULL) {
-            pref = ref; /* a logical reference: keep looking for a resource */
-        }
-    }
-    if (pref == NULL)
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
-                         "AuditEvent.entity[].what does not reference a Patient");
-    rc = patient_nhs(c, pref, patient, a->nhs_number, a->la_child_id, sizeof a->la_child_id,
-                     "Patient");
+    rc = timestamp(c, ev, "recorded", &a->accessed_at, "AuditEvent.recorded");
     if (rc != CPIS_MSG_OK)
         return rc;
-
-    /* The author. */
     const cJSON *agents = get(ev, "agent");
-    const cJSON *who = get(first_el(agents), "who");
-    if (who == NULL)
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD, "AuditEvent.agent[0].who is absent");
-    const cJSON *res = resolve(c, who);
-    const char *t = get_str(res, "resourceType");
-    if (t != NULL && strcmp(t, "PractitionerRole") == 0)
-        return person_author(c, res, a);
-    if (t != NULL && strcmp(t, "Device") == 0)
-        return system_author(c, res, who, agents, a);
-    return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
-                     "AuditEvent.agent[0].who does not reference a PractitionerRole or Device");
-}
-
-/* ---- the message ------------------------------------------------------- */
-
-static void upload_file(const cJSON *header, char *out, size_t cap)
-{
-    const cJSON *exts = get(header, "extension");
-    EACH(x, exts) {
-        const char *url = get_str(x, "url");
-        size_t ul = url ? strlen(url) : 0;
-        if (ul < 12 || strcmp(url + ul - 12, "LAUploadFile") != 0)
-            continue;
-        const char *v = get_str(x, "valueString");
-        if (v == NULL)
-            v = get_str(get(x, "valueIdentifier"), "value");
-        copy_text(out, cap, v);
-        return;
+    const cJSON *pat = NULL, *req = NULL;
+    EACH(ag, agents) {
+        if (pat == NULL && (has_code(get(ag, "type"), "PAT") || has_code(get(ag, "role"), "PAT")))
+            pat = ag;
+        if (req == NULL && is_requestor(ag))
+            req = ag;
     }
-}
-
-static int inactive(struct ctx *c, const cJSON *header, struct cpis_notification *out)
-{
-    const cJSON *patient = NULL, *pref = NULL;
-    const cJSON *focus = get(header, "focus");
-    EACH(ref, focus) {
-        const cJSON *p = resolve_type(c, ref, "Patient");
-        if (p != NULL) {
-            patient = p;
-            pref = ref;
+    if (pat == NULL)
+        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
+                         "AuditEvent.agent with type PAT (the child) is absent");
+    int found = 0;
+    const cJSON *v = ident_value(get(get(pat, "who"), "identifier"), SYS_NHS, &found);
+    rc = nhs_from_value(c, v, found, a->nhs_number, "AuditEvent.agent (PAT).who");
+    if (rc != CPIS_MSG_OK)
+        return rc;
+    if (req == NULL)
+        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
+                         "AuditEvent.agent with requestor true (the viewer) is absent");
+    const cJSON *who = get(req, "who");
+    const cJSON *role = requestor_role(c, who);
+    /* the search's _include names AuditEvent.entity of type ASSIGNED: a
+     * PractitionerRole referred to from an entity serves too */
+    EACH(ent, get(ev, "entity")) {
+        if (role != NULL)
             break;
-        }
+        role = resolve_type(c, get(ent, "what"), "PractitionerRole");
     }
-    if (patient == NULL) {
-        size_t seen = 0;
-        for (size_t i = 0; i < c->n; i++)
-            if (strcmp(c->entries[i].type, "Patient") == 0) {
-                patient = c->entries[i].res;
-                seen++;
-            }
-        if (seen != 1)
-            return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
-                             seen == 0 ? "inactive NHS number notification has no Patient"
-                                       : "MessageHeader.focus names no Patient and the "
-                                         "bundle holds several");
+    if (role != NULL) {
+        rc = copy_id(c, a->viewer_role_profile, sizeof a->viewer_role_profile,
+                     ident_str(get(role, "identifier"), SYS_SDS_ROLE_PROFILE),
+                     "PractitionerRole.identifier (sds-role-profile-id)");
+        const cJSON *prac = get(role, "practitioner");
+        if (rc == CPIS_MSG_OK)
+            rc = copy_id(c, a->viewer_user_id, sizeof a->viewer_user_id,
+                         ident_str(get(prac, "identifier"), SYS_SDS_USER),
+                         "PractitionerRole.practitioner.identifier (sds-user-id)");
+        if (rc != CPIS_MSG_OK)
+            return rc;
+        copy_text(a->viewer, sizeof a->viewer, get_str(prac, "display"));
+        const char *code, *display;
+        role_coding(get(role, "code"), &code, &display);
+        job_role(code, a->viewer_role, sizeof a->viewer_role);
+        copy_text(a->viewer_role_name, sizeof a->viewer_role_name, display);
+        return location_from(c, get(role, "organization"), a, "PractitionerRole.organization");
     }
-    out->inactive = calloc(1, sizeof *out->inactive);
-    if (out->inactive == NULL)
-        return cpis_fail(c->err, CPIS_MSG_MALFORMED, "out of memory");
-    out->n_inactive = 1;
-    return patient_nhs(c, pref, patient, out->inactive[0].nhs_number, NULL, 0, "Patient");
+    /* No PractitionerRole included: what the agent itself says. */
+    const char *name = get_str(req, "name");
+    copy_text(a->viewer, sizeof a->viewer, name ? name : get_str(who, "display"));
+    rc = copy_id(c, a->viewer_role_profile, sizeof a->viewer_role_profile,
+                 ident_str(get(who, "identifier"), SYS_SDS_ROLE_PROFILE),
+                 "AuditEvent.agent.who.identifier (sds-role-profile-id)");
+    if (rc != CPIS_MSG_OK)
+        return rc;
+    const cJSON *loc = get(req, "location");
+    return location_from(c, loc != NULL ? loc : who, a,
+                         "AuditEvent.agent (requestor), with no PractitionerRole included,");
+}
+
+/* ---- the Bundle ------------------------------------------------------------ */
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+    for (; s != NULL && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
 }
 
 static int parse_bundle(struct ctx *c, const cJSON *root, struct cpis_notification *out)
 {
     if (!cJSON_IsObject(root))
-        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED, "JSON document is not an object");
+        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED, "the JSON text is not a FHIR resource");
     const char *rt = get_str(root, "resourceType");
-    if (rt == NULL || strcmp(rt, "Bundle") != 0)
-        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED, "resourceType is not Bundle");
-    const char *bt = get_str(root, "type");
-    if (bt == NULL || strcmp(bt, "message") != 0)
-        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED, "Bundle.type is not message");
-
-    const cJSON *entry = get(root, "entry");
-    if (entry != NULL && !cJSON_IsArray(entry))
+    if (rt == NULL)
+        return cpis_fail(c->err, CPIS_MSG_MALFORMED, "resourceType is absent or not a string");
+    if (strcmp(rt, "Bundle") != 0)
+        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED,
+                         "a FHIR %s is not the CP-IS AuditEvent search Bundle",
+                         strcmp(rt, "OperationOutcome") == 0 ? "OperationOutcome" : "resource");
+    const char *type = get_str(root, "type");
+    if (type == NULL || strcmp(type, "searchset") != 0)
+        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED,
+                         "Bundle.type is not searchset (the CP-IS FHIR API's AuditEvent "
+                         "search answers a searchset)");
+    const cJSON *entries = get(root, "entry");
+    if (entries != NULL && !cJSON_IsArray(entries))
         return cpis_fail(c->err, CPIS_MSG_MALFORMED, "Bundle.entry is not an array");
-    int rc = build_index(c, entry);
+    int rc = entries ? build_index(c, entries) : CPIS_MSG_OK;
     if (rc != CPIS_MSG_OK)
         return rc;
 
-    /* FHIR: the MessageHeader is the first entry; tolerate it elsewhere. */
-    const cJSON *header = NULL;
-    size_t n_audit = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        if (header == NULL && strcmp(c->entries[i].type, "MessageHeader") == 0)
-            header = c->entries[i].res;
-        else if (strcmp(c->entries[i].type, "AuditEvent") == 0)
-            n_audit++;
+    size_t n_ev = 0;
+    for (size_t i = 0; i < c->n; i++)
+        n_ev += strcmp(c->entries[i].type, "AuditEvent") == 0;
+    out->kind = n_ev ? REC_KIND_ACCESS : REC_KIND_EMPTY;
+    out->total_records = (long)n_ev;
+    if (n_ev) {
+        out->access = calloc(n_ev, sizeof *out->access);
+        if (out->access == NULL)
+            return cpis_fail(c->err, CPIS_MSG_MALFORMED, "out of memory");
     }
-    if (header == NULL)
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD, "Bundle has no MessageHeader");
-
-    /* Event code decides the kind before any other field is checked. */
-    const cJSON *ev = get(header, "eventCoding");
-    if (ev == NULL)
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD, "MessageHeader.eventCoding is absent");
-    const char *sys = get_str(ev, "system"), *code = get_str(ev, "code");
-    if (code == NULL)
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
-                         "MessageHeader.eventCoding.code is absent or not a string");
-    if (sys == NULL || strcmp(sys, SYS_EVENT) != 0)
-        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED,
-                         "MessageHeader.eventCoding.system is not the CP-IS message type system");
-    int is_inactive;
-    if (strcmp(code, "05") == 0)
-        is_inactive = 0;
-    else if (strcmp(code, "06") == 0)
-        is_inactive = 1;
-    else
-        return cpis_fail(c->err, CPIS_MSG_UNSUPPORTED,
-                         "MessageHeader.eventCoding.code is not 05 or 06");
-
-    const char *id = get_str(header, "id");
-    if (id == NULL || id[0] == '\0')
-        return cpis_fail(c->err, CPIS_MSG_MISSING_FIELD,
-                         "MessageHeader.id is absent or not a string");
-    if (strlen(id) >= sizeof out->message_id)
-        return cpis_fail(c->err, CPIS_MSG_MALFORMED, "MessageHeader.id is longer than %zu bytes",
-                         sizeof out->message_id - 1);
-    memcpy(out->message_id, id, strlen(id) + 1);
-
-    rc = timestamp(c, root, "timestamp", &out->created, "Bundle.timestamp");
-    if (rc != CPIS_MSG_OK)
-        return rc;
-
-    /* The recipient LA: optional, validated when present. */
-    const cJSON *dest = first_el(get(header, "destination"));
-    const cJSON *recv = get(dest, "receiver");
-    if (recv != NULL) {
-        rc = ods_from_ref(c, recv, 0, out->la_code, sizeof out->la_code, NULL, NULL, 0,
-                          "MessageHeader.destination[0].receiver");
-        if (rc != CPIS_MSG_OK)
-            return rc;
-    }
-    char upload[REC_ID_MAX] = "";
-    upload_file(header, upload, sizeof upload);
-
-    if (is_inactive) {
-        out->kind = REC_KIND_INACTIVE;
-        rc = inactive(c, header, out);
-        if (rc == CPIS_MSG_OK)
-            copy_text(out->inactive[0].upload_file, sizeof out->inactive[0].upload_file,
-                      upload);
-        return rc;
-    }
-    if (n_audit == 0) {
-        out->kind = REC_KIND_EMPTY;
-        return CPIS_MSG_OK;
-    }
-    out->kind = REC_KIND_ACCESS;
-    /* Grow as accesses validate: a hostile bundle of thousands of empty
-     * AuditEvents must not cost thousands of records before the first fails. */
-    size_t cap = 0;
+    uint64_t h = 14695981039346656037ULL;
+    int64_t latest = 0;
     for (size_t i = 0; i < c->n; i++) {
         if (strcmp(c->entries[i].type, "AuditEvent") != 0)
             continue;
-        if (out->n_access == cap) {
-            size_t ncap = cap ? cap * 2 : 4;
-            if (ncap > n_audit)
-                ncap = n_audit;
-            struct cpis_access *na = realloc(out->access, ncap * sizeof *na);
-            if (na == NULL)
-                return cpis_fail(c->err, CPIS_MSG_MALFORMED, "out of memory");
-            memset(na + cap, 0, (ncap - cap) * sizeof *na);
-            out->access = na;
-            cap = ncap;
-        }
-        rc = audit_event(c, c->entries[i].res, &out->access[out->n_access]);
+        struct cpis_access *a = &out->access[out->n_access];
+        rc = audit_event(c, c->entries[i].res, a);
         if (rc != CPIS_MSG_OK) {
-            /* Say which access failed (the index, never a value). */
             size_t dl = strlen(c->err->detail);
-            snprintf(c->err->detail + dl, sizeof c->err->detail - dl, " (access %zu)",
+            snprintf(c->err->detail + dl, sizeof c->err->detail - dl, " (AuditEvent %zu)",
                      out->n_access + 1);
             return rc;
         }
-        copy_text(out->access[out->n_access].upload_file,
-                  sizeof out->access[out->n_access].upload_file, upload);
+        h = fnv1a(a->access_id, h);
+        h = fnv1a("|", h);
+        if (a->accessed_at > latest)
+            latest = a->accessed_at;
         out->n_access++;
     }
+
+    rc = copy_id(c, out->message_id, sizeof out->message_id, get_str(root, "id"), "Bundle.id");
+    if (rc != CPIS_MSG_OK)
+        return rc;
+    if (out->message_id[0] == '\0')
+        snprintf(out->message_id, sizeof out->message_id, "auditevent-search-%016llx",
+                 (unsigned long long)h);
+    if (get(root, "timestamp") != NULL)
+        return timestamp(c, root, "timestamp", &out->created, "Bundle.timestamp");
+    if (get(get(root, "meta"), "lastUpdated") != NULL)
+        return timestamp(c, get(root, "meta"), "lastUpdated", &out->created,
+                         "Bundle.meta.lastUpdated");
+    out->created = latest;
     return CPIS_MSG_OK;
 }
+
 
 /* Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF). */
 static int utf8_valid(const uint8_t *s, size_t n)
@@ -824,28 +690,15 @@ int cpis_parse_fhir(const uint8_t *buf, size_t len, struct cpis_notification *ou
     if (len > SIZE_MAX - 1)
         return cpis_fail(err, CPIS_MSG_TOO_LARGE, "message too large");
 
-    /* cJSON wants a NUL-terminated buffer to reject trailing text. */
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 1);
-    if (root == NULL) {
-        free(copy);
-        /* end is not set on failure; the offset would point into the text,
-         * which is harmless, but the detail stays generic on purpose. */
-        return cpis_fail(err, CPIS_MSG_MALFORMED,
-                         "not well-formed JSON (syntax error, trailing text or nesting "
-                         "deeper than 1000)");
-    }
+    char why[128] = "";
+    cJSON *root = cpis_json_parse_strict((const char *)buf, len, why, sizeof why);
+    if (root == NULL)
+        return cpis_fail(err, CPIS_MSG_MALFORMED, "not acceptable JSON: %s", why);
 
     struct ctx c = {.err = err};
     int rc = parse_bundle(&c, root, out);
     ctx_free(&c);
     cJSON_Delete(root);
-    free(copy);
     if (rc != CPIS_MSG_OK) {
         if (err->code == CPIS_MSG_OK)
             cpis_fail(err, rc, "rejected");

@@ -19,7 +19,12 @@
 
 #include <libxml/parser.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+#include "cpis/plugin.h"
 
 #include "ids.h"
 
@@ -183,5 +188,154 @@ int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
         if (err != NULL && err->code == CPIS_MSG_OK)
             cpis_fail(err, rc, "rejected");
     }
+    return rc;
+}
+
+/* ---- MESH deliveries: reports and gzip payloads ------------------------- */
+
+int cpis_gunzip(const uint8_t *buf, size_t len, size_t max, uint8_t **out,
+                size_t *out_len, struct cpis_parse_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    /* 16 + MAX_WBITS: gzip only (a zlib or raw stream is not what MESH
+     * sends). */
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory starting to inflate");
+    size_t cap = max < 65536 ? max + 1 : 65536, n = 0;
+    uint8_t *dst = malloc(cap);
+    if (dst == NULL) {
+        inflateEnd(&z);
+        return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory inflating");
+    }
+    const uint8_t *in = buf;
+    size_t in_left = len;
+    int rc = CPIS_MSG_OK, zr = Z_OK;
+    for (;;) {
+        /* feed in slices: avail_in is an unsigned int */
+        if (z.avail_in == 0 && in_left > 0) {
+            z.next_in = (Bytef *)(uintptr_t)in;
+            z.avail_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+            in += z.avail_in;
+            in_left -= z.avail_in;
+        }
+        if (n == cap) {
+            if (cap > max) { /* already one byte past the limit */
+                rc = cpis_fail(err, CPIS_MSG_TOO_LARGE,
+                               "gzip payload inflates past the %zu-byte limit", max);
+                break;
+            }
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            uint8_t *bigger = realloc(dst, ncap);
+            if (bigger == NULL) {
+                rc = cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory inflating");
+                break;
+            }
+            dst = bigger;
+            cap = ncap;
+        }
+        size_t room = cap - n;
+        z.next_out = dst + n;
+        z.avail_out = room > (1u << 30) ? (1u << 30) : (uInt)room;
+        uInt before = z.avail_out;
+        zr = inflate(&z, Z_NO_FLUSH);
+        n += before - z.avail_out;
+        if (zr == Z_STREAM_END) {
+            /* another gzip member may follow (concatenated files) */
+            if (z.avail_in == 0 && in_left == 0)
+                break;
+            if (inflateReset(&z) != Z_OK) {
+                rc = cpis_fail(err, CPIS_MSG_BAD_ENCODING, "gzip payload is corrupt");
+                break;
+            }
+            continue;
+        }
+        if (zr == Z_BUF_ERROR && z.avail_in == 0 && in_left == 0) {
+            rc = cpis_fail(err, CPIS_MSG_BAD_ENCODING, "gzip payload is truncated");
+            break;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            rc = cpis_fail(err, zr == Z_MEM_ERROR ? CPIS_MSG_MALFORMED : CPIS_MSG_BAD_ENCODING,
+                           zr == Z_MEM_ERROR ? "out of memory inflating"
+                                             : "payload is not valid gzip (the MESH control "
+                                               "file says it is compressed)");
+            break;
+        }
+    }
+    inflateEnd(&z);
+    if (rc == CPIS_MSG_OK && n > max)
+        rc = cpis_fail(err, CPIS_MSG_TOO_LARGE,
+                       "gzip payload inflates past the %zu-byte limit", max);
+    if (rc != CPIS_MSG_OK) {
+        free(dst);
+        return rc;
+    }
+    *out = dst;
+    *out_len = n;
+    return CPIS_MSG_OK;
+}
+
+static const char *ev_str(const struct cpis_event *ev, size_t end, const char *const *field)
+{
+    /* a field appended in ABI 1.1: only when the host's struct holds it */
+    if (ev->struct_size < end)
+        return NULL;
+    return *field != NULL && (*field)[0] != '\0' ? *field : NULL;
+}
+#define EV_FIELD(ev, f)                                                                   \
+    ev_str((ev), offsetof(struct cpis_event, f) + sizeof(((struct cpis_event *)0)->f),    \
+           &(ev)->f)
+
+int cpis_parse_event(const struct cpis_event *ev, size_t max_bytes,
+                     struct cpis_message *out, struct cpis_parse_error *err)
+{
+    const char *type = EV_FIELD(ev, mesh_message_type);
+    const char *enc = EV_FIELD(ev, content_encoding);
+    const char *wf = EV_FIELD(ev, workflow_id);
+    int rc;
+    out->n = 0;
+    out->v = NULL;
+    if (type != NULL && strcasecmp(type, "Report") == 0) {
+        struct cpis_notification *n = cpis_message_add(out);
+        if (n == NULL)
+            return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
+        if (err != NULL) {
+            err->code = CPIS_MSG_OK;
+            err->detail[0] = '\0';
+        }
+        n->kind = REC_KIND_IGNORED;
+        n->total_records = -1;
+        snprintf(n->reason, sizeof n->reason, "mesh_report");
+        /* the message id of a report: its MESH id (DTSId), else none */
+        cpis_copy_text(n->message_id, sizeof n->message_id,
+                       ev->transport_id ? ev->transport_id : "");
+        rc = CPIS_MSG_OK;
+    } else if ((enc != NULL && strcasecmp(enc, "gzip") == 0) ||
+               (enc == NULL && ev->payload_len >= 2 && ev->payload[0] == 0x1f &&
+                ev->payload[1] == 0x8b)) {
+        /* gzip as the control file says, or by its magic bytes when the
+         * host did not say (a quarantined payload delivered again): neither
+         * XML nor JSON can start with 0x1f 0x8b. */
+        if (ev->payload_len > max_bytes)
+            return cpis_fail(err, CPIS_MSG_TOO_LARGE, "compressed message is %zu bytes, limit %zu",
+                             ev->payload_len, max_bytes);
+        uint8_t *plain = NULL;
+        size_t plen = 0;
+        rc = cpis_gunzip(ev->payload, ev->payload_len, max_bytes, &plain, &plen, err);
+        if (rc != CPIS_MSG_OK)
+            return rc;
+        rc = cpis_parse_message(plain, plen, ev->content_type, max_bytes, out, err);
+        free(plain);
+    } else if (enc != NULL && strcasecmp(enc, "identity") != 0) {
+        return cpis_fail(err, CPIS_MSG_BAD_ENCODING, "unknown content encoding");
+    } else {
+        rc = cpis_parse_message(ev->payload, ev->payload_len, ev->content_type, max_bytes, out,
+                                err);
+    }
+    if (rc == CPIS_MSG_OK && wf != NULL)
+        for (size_t i = 0; i < out->n; i++)
+            cpis_copy_text(out->v[i].workflow_id, sizeof out->v[i].workflow_id, wf);
     return rc;
 }

@@ -19,6 +19,22 @@ int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
                        size_t max_bytes, struct cpis_message *out,
                        struct cpis_parse_error *err);
 
+/* A delivery as the host received it (struct cpis_event): a MESH report
+ * (mesh_message_type "Report") is one REC_KIND_IGNORED notification without
+ * parsing; a gzip
+ * payload (content_encoding "gzip") is inflated, the size limit applying to
+ * the inflated bytes (inflating stops one byte past it: too_large); then
+ * cpis_parse_message.  The MESH WorkflowId is kept on every notification. */
+struct cpis_event;
+int cpis_parse_event(const struct cpis_event *ev, size_t max_bytes,
+                     struct cpis_message *out, struct cpis_parse_error *err);
+
+/* Inflate a gzip buffer into a malloc'd one of at most max bytes.  Returns
+ * CPIS_MSG_OK, CPIS_MSG_TOO_LARGE (more than max), CPIS_MSG_BAD_ENCODING
+ * (not gzip, corrupt or truncated) or CPIS_MSG_MALFORMED (out of memory). */
+int cpis_gunzip(const uint8_t *buf, size_t len, size_t max, uint8_t **out,
+                size_t *out_len, struct cpis_parse_error *err);
+
 /* HL7 V3: every CP-IS payload element the file holds, found by namespace
  * and name wherever it sits (bare, or inside any wrapper). */
 int cpis_parse_hl7v3(const uint8_t *buf, size_t len,

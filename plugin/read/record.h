@@ -33,7 +33,8 @@ enum cpis_author_kind { AUTHOR_PERSON = 0, AUTHOR_SYSTEM = 1 };
 /* One access to a child's CP-IS record. */
 struct cpis_access {
     char access_id[REC_ID_MAX];       /* the access's own id as in the message
-                                         (HL7: the query's id/@root), "" if
+                                         (HL7: the query's id/@root; FHIR: the
+                                         AuditEvent id), "" if
                                          the format has none */
     char nhs_number[11];              /* 10 digits, validated (Modulus 11) */
     char la_child_id[64];             /* the LA's own child id from its
@@ -84,6 +85,7 @@ struct cpis_notification {
     long total_records;              /* as stated, -1 if absent */
     char reason[REC_TEXT_MAX];       /* REC_KIND_IGNORED only: what the file
                                         is and why it is passed by */
+    char workflow_id[REC_ID_MAX];    /* MESH WorkflowId of the delivery, "" */
     size_t n_access;
     struct cpis_access *access;      /* heap, n_access entries (ACCESS) */
     size_t n_inactive;

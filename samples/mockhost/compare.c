@@ -129,7 +129,7 @@ void fig_run_close(struct fig_run *r)
 
 int fig_run_deliver(struct fig_run *r, const char *source_name,
                     const uint8_t *payload, size_t len, const char *content_type,
-                    const char *dts_id, const char *local_id)
+                    const struct mesh_control *mesh)
 {
     struct mock_host *h = &r->host;
     struct cpis_event ev;
@@ -140,8 +140,7 @@ int fig_run_deliver(struct fig_run *r, const char *source_name,
     ev.payload_len = len;
     ev.content_type = content_type;
     ev.source_name = source_name;
-    ev.transport_id = dts_id != NULL ? dts_id : "";
-    ev.local_id = local_id != NULL ? local_id : "";
+    mesh_control_event(mesh, &ev);
     ev.received_at_ms = host_now_ms(h);
 
     struct cpis_outcome out;
@@ -246,6 +245,7 @@ static int replay_one(const struct fig_run_opts *o, const struct input_list *lis
             fprintf(stderr, "%s: %s: %s: %s\n", PROG, o->label, in->ctl_path, err);
             store_add_delivery(r.host.store, in->path, "", "input_error", "", "", 0, "",
                                err, host_now_ms(&r.host));
+            mesh_control_free(&ctl);
             all = 0;
             continue;
         }
@@ -255,12 +255,14 @@ static int replay_one(const struct fig_run_opts *o, const struct input_list *lis
             fprintf(stderr, "%s: %s: %s: %s\n", PROG, o->label, in->path, err);
             store_add_delivery(r.host.store, in->path, "", "input_error", "", "", 0, "",
                                err, host_now_ms(&r.host));
+            mesh_control_free(&ctl);
             all = 0;
             continue;
         }
         int st = fig_run_deliver(&r, in->path, payload, len, in->content_type,
-                                 ctl.dts_id, ctl.local_id);
+                                 in->ctl_path != NULL ? &ctl : NULL);
         free(payload);
+        mesh_control_free(&ctl);
         if (st != CPIS_OK && st != CPIS_DUPLICATE)
             all = 0;
     }

@@ -50,9 +50,10 @@ int fig_run_open(struct fig_run *r, const struct fig_run_opts *o);
 /* Delivers one message (retrying CPIS_ERR_RETRY up to 3 times), records the
  * delivery in the store, prints a rejection to stderr.  Returns the final
  * status (CPIS_OK, CPIS_DUPLICATE, CPIS_REJECTED, ...). */
+struct mesh_control;
 int fig_run_deliver(struct fig_run *r, const char *source_name,
                     const uint8_t *payload, size_t len, const char *content_type,
-                    const char *dts_id, const char *local_id);
+                    const struct mesh_control *mesh);
 
 void fig_run_close(struct fig_run *r);
 

@@ -438,6 +438,30 @@ static int cmd_check(const char *plugin_path, const char *path, const char *cons
                cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ods_o, "settings")),
                cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ods_o, "settings")) == 1
                    ? "" : "s");
+        /* per ODS file: rows read, rows skipped and why, or why it is not
+         * an extract (then skipped, never fatal to the others) */
+        const cJSON *f;
+        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(eff, "ods_files"))
+        {
+            const cJSON *why = cJSON_GetObjectItemCaseSensitive(f, "not_an_extract");
+            const cJSON *read = cJSON_GetObjectItemCaseSensitive(f, "rows_read");
+            const cJSON *skip = cJSON_GetObjectItemCaseSensitive(f, "rows_skipped");
+            printf("    %s: ", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path")));
+            if (cJSON_IsString(why)) {
+                printf("skipped: %s\n", why->valuestring);
+                continue;
+            }
+            printf("%.0f rows read, %.0f skipped", cJSON_IsNumber(read) ? read->valuedouble : 0.0,
+                   cJSON_IsNumber(skip) ? skip->valuedouble : 0.0);
+            const cJSON *r;
+            const char *sep = " (";
+            cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(f, "skipped"))
+            {
+                printf("%s%.0f %s", sep, r->valuedouble, r->string);
+                sep = ", ";
+            }
+            printf("%s\n", sep[0] == ',' ? ")" : "");
+        }
         const cJSON *mb = cJSON_GetObjectItemCaseSensitive(lim, "max_message_bytes");
         printf("  largest message accepted: %.0f bytes\n",
                cJSON_IsNumber(mb) ? mb->valuedouble : 0.0);

@@ -111,41 +111,40 @@ struct site_info {
     const char *code, *name, *label;
     int system;              /* 1: a system (NHS 111-style) author */
     const char *role, *role_name;
-    int site_code;           /* FHIR: ods-site-code (1) or ods-organization-code */
 };
 
 static const struct site_info SITES[S_COUNT] = {
     [S_111] = {"NL3", "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS", "nhs111", 1,
-               "R8003", "Health Professional Access Role", 0},
+               "R8003", "Health Professional Access Role"},
     [S_CONTROL] = {"RYA01", "WMAS EMERGENCY OPERATIONS CENTRE", "ambulance-control",
-                   0, "R8003", "Health Professional Access Role", 1},
+                   0, "R8003", "Health Professional Access Role"},
     [S_CONTROL_NW] = {"RX7", "NORTH WEST AMBULANCE SERVICE NHS TRUST",
                       "ambulance-control", 0, "R8003",
-                      "Health Professional Access Role", 0},
+                      "Health Professional Access Role"},
     [S_CREW] = {"RYA02", "STAFFORD AMBULANCE HUB", "ambulance-crew", 0, "R8003",
-                "Health Professional Access Role", 1},
+                "Health Professional Access Role"},
     [S_AE_STOKE] = {"RJE01", "ROYAL STOKE UNIVERSITY HOSPITAL",
-                    "emergency-department", 0, "R0260", "Medical Practitioner", 1},
+                    "emergency-department", 0, "R0260", "Medical Practitioner"},
     [S_AE_COUNTY] = {"RJE09", "COUNTY HOSPITAL", "emergency-department", 0, "R0260",
-                     "Medical Practitioner", 1},
+                     "Medical Practitioner"},
     [S_AE_LEEDS] = {"RR801", "LEEDS GENERAL INFIRMARY", "emergency-department", 0,
-                    "R0260", "Medical Practitioner", 1},
+                    "R0260", "Medical Practitioner"},
     [S_WARD_STOKE] = {"RJE01", "ROYAL STOKE UNIVERSITY HOSPITAL", "ward", 0,
-                      "R0570", "Nurse Access Role", 1},
+                      "R0570", "Nurse Access Role"},
     [S_WARD_COUNTY] = {"RJE09", "COUNTY HOSPITAL", "ward", 0, "R0570",
-                       "Nurse Access Role", 1},
+                       "Nurse Access Role"},
     [S_WARD_LEEDS] = {"RR801", "LEEDS GENERAL INFIRMARY", "ward", 0, "R0570",
-                      "Nurse Access Role", 1},
+                      "Nurse Access Role"},
     [S_WALKIN] = {"M83010", "HANLEY WALK-IN CENTRE", "walk-in-centre", 0, "R8000",
-                  "Clinical Practitioner Access Role", 0},
+                  "Clinical Practitioner Access Role"},
     [S_OOH] = {"M83620", "STAFFORDSHIRE DOCTORS URGENT CARE OOH", "out-of-hours", 0,
-               "R0260", "Medical Practitioner", 0},
+               "R0260", "Medical Practitioner"},
     [S_UTC] = {"M83700", "CANNOCK URGENT TREATMENT CENTRE", "urgent-care", 0,
-               "R8000", "Clinical Practitioner Access Role", 0},
+               "R8000", "Clinical Practitioner Access Role"},
     [S_GP] = {"M83001", "THE GREEN MEDICAL PRACTICE", "gp-practice", 0, "R0260",
-              "Medical Practitioner", 0},
+              "Medical Practitioner"},
     [S_SARC] = {"M83800", "THE SUNFLOWER CENTRE SARC", "sarc", 0, "R8000",
-                "Clinical Practitioner Access Role", 0},
+                "Clinical Practitioner Access Role"},
 };
 
 static const char *const GIVEN[] = {"Jo", "Sam", "Alex", "Priya", "Tom",
@@ -649,7 +648,7 @@ static void render_hl7(struct sbuf *b, const struct msg_facts *f, int doctype)
             "              </representedOrganization>\n"
             "            </COCT_TP145102GB01.AssignedAuthor>\n",
             s->role, s->role_name, (unsigned)(rnd % 100000000u),
-            (unsigned)((rnd / 7) % 100000000u), given, family, s->site_code ? 2 : 1, s->code,
+            (unsigned)((rnd / 7) % 100000000u), given, family, strlen(s->code) == 5 ? 2 : 1, s->code,
             s->name);
     }
     sb_printf(b,
@@ -683,83 +682,81 @@ static void render_hl7(struct sbuf *b, const struct msg_facts *f, int doctype)
         f->nhs, (unsigned)(rnd % 10000));
 }
 
+/* The SNOMED CT job role the CP-IS FHIR API gives for an SDS job role
+ * (display when want_display). */
+static const char *snomed_role(const char *sds, int want_display)
+{
+    static const char *const map[][3] = {
+        {"R0260", "158965000", "Medical practitioner"},
+        {"R0570", "224535009", "Registered nurse"},
+        {"R8003", "397897005", "Paramedic"},
+        {"R8000", "158965000", "Medical practitioner"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(sds, map[i][0]) == 0)
+            return map[i][want_display ? 2 : 1];
+    return want_display ? "Healthcare professional" : "223366009";
+}
+
+/* The CP-IS FHIR API's answer to an AuditEvent search: a searchset Bundle,
+ * one AuditEvent per access, the requesting PractitionerRole included.  The
+ * organisation is named "NAME (CODE)"; an NHS 111 clinician's carries only
+ * that bracketed code, the others an ODS identifier too. */
 static void render_fhir(struct sbuf *b, const struct msg_facts *f, struct rng *r)
 {
-    char created[24], at[24], bundle[37], org[37], audit[37], who[37], prac[37],
-        patient[37];
+    char created[24], at[24], unused[37], audit[37], role[37], user[37], x1[37], x2[37];
     iso_time(f->created, created);
     iso_time(f->at, at);
     if (f->bad_time != NULL)
         snprintf(at, sizeof at, "%s", f->bad_time);
-    uuid(r, 0, bundle);
-    uuid(r, 0, org);
+    /* six draws, as before: the rest of the stream stays as it was */
+    uuid(r, 0, unused);
+    uuid(r, 0, x1);
     uuid(r, 0, audit);
-    uuid(r, 0, who);
-    uuid(r, 0, prac);
-    uuid(r, 0, patient);
+    uuid(r, 0, role);
+    uuid(r, 0, user);
+    uuid(r, 0, x2);
     const struct site_info *s = f->site;
     uint32_t rnd = f->rnd;
+    const char *given = GIVEN[rnd % 10], *family = FAMILY[(rnd / 10) % 10];
+    char org[160];
+    if (s->system)
+        snprintf(org, sizeof org, "\"display\": \"%s (%s)\"", s->name, s->code);
+    else
+        snprintf(org, sizeof org,
+                 "\"identifier\": { \"system\": \"https://fhir.nhs.uk/Id/ods-organization-code\", "
+                 "\"value\": \"%s\" }, \"display\": \"%s (%s)\"", s->code, s->name, s->code);
     sb_printf(b,
         "{\n"
         "  \"resourceType\": \"Bundle\",\n"
         "  \"id\": \"%s\",\n"
         "  \"meta\": { \"lastUpdated\": \"%s\" },\n"
-        "  \"identifier\": { \"system\": \"https://tools.ietf.org/html/rfc4122\", \"value\": \"%s\" },\n"
-        "  \"type\": \"message\",\n"
-        "  \"timestamp\": \"%s\",\n"
+        "  \"type\": \"searchset\",\n"
+        "  \"total\": 1,\n"
         "  \"entry\": [\n"
-        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
-        "      \"resource\": { \"resourceType\": \"MessageHeader\", \"id\": \"%s\",\n"
-        "        \"eventCoding\": { \"system\": \"urn:oid:2.16.840.1.113883.2.1.3.2.4.17.470\", \"code\": \"05\", \"display\": \"Access to Service Notification\" },\n"
-        "        \"destination\": [ { \"name\": \"Staffordshire County Council children's social care\", \"endpoint\": \"urn:nhs-uk:addressing:ods:706\", \"receiver\": { \"reference\": \"urn:uuid:%s\" } } ],\n"
-        "        \"source\": { \"name\": \"CP-IS\", \"endpoint\": \"urn:nhs-uk:addressing:ods:X26\" } } },\n"
-        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
-        "      \"resource\": { \"resourceType\": \"Organization\", \"id\": \"%s\",\n"
-        "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/ods-organization-code\", \"value\": \"706\" } ],\n"
-        "        \"name\": \"STAFFORDSHIRE COUNTY COUNCIL\" } },\n"
-        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
+        "    { \"fullUrl\": \"https://api.service.nhs.uk/child-protection-information/FHIR/R4/AuditEvent/%s\",\n"
         "      \"resource\": { \"resourceType\": \"AuditEvent\", \"id\": \"%s\",\n"
         "        \"type\": { \"system\": \"http://terminology.hl7.org/CodeSystem/audit-event-type\", \"code\": \"rest\", \"display\": \"RESTful Operation\" },\n"
-        "        \"subtype\": [ { \"system\": \"http://hl7.org/fhir/restful-interaction\", \"code\": \"read\", \"display\": \"read\" } ],\n"
         "        \"action\": \"R\", \"recorded\": \"%s\", \"outcome\": \"0\",\n"
-        "        \"agent\": [ { \"who\": { \"reference\": \"urn:uuid:%s\" }, \"requestor\": true } ],\n"
-        "        \"source\": { \"observer\": { \"display\": \"CP-IS Spine service\" } },\n"
-        "        \"entity\": [ { \"what\": { \"reference\": \"urn:uuid:%s\" }, \"type\": { \"system\": \"http://terminology.hl7.org/CodeSystem/audit-entity-type\", \"code\": \"1\", \"display\": \"Person\" } } ] } },\n",
-        bundle, created, bundle, created, f->id, f->id, org, org, org, audit, audit,
-        at, who, patient);
-    const char *given = GIVEN[rnd % 10], *family = FAMILY[(rnd / 10) % 10];
-    if (s->system) {
-        sb_printf(b,
-            "    { \"fullUrl\": \"urn:uuid:%s\",\n"
-            "      \"resource\": { \"resourceType\": \"Device\", \"id\": \"%s\",\n"
-            "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/nhsSpineASID\", \"value\": \"9189991%05u\" } ],\n"
-            "        \"deviceName\": [ { \"name\": \"NHS 111 Clinical Assessment Service\", \"type\": \"user-friendly-name\" } ],\n"
-            "        \"owner\": { \"identifier\": { \"system\": \"https://fhir.nhs.uk/Id/ods-organization-code\", \"value\": \"%s\" }, \"display\": \"%s\" } } },\n",
-            who, who, (unsigned)(rnd % 7 + 1), s->code, s->name);
-    } else {
-        sb_printf(b,
-            "    { \"fullUrl\": \"urn:uuid:%s\",\n"
-            "      \"resource\": { \"resourceType\": \"PractitionerRole\", \"id\": \"%s\",\n"
-            "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/sds-role-profile-id\", \"value\": \"5552%08u\" } ],\n"
-            "        \"practitioner\": { \"reference\": \"urn:uuid:%s\" },\n"
-            "        \"organization\": { \"identifier\": { \"system\": \"https://fhir.nhs.uk/Id/%s\", \"value\": \"%s\" }, \"display\": \"%s\" },\n"
-            "        \"code\": [ { \"coding\": [ { \"system\": \"https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode\", \"code\": \"%s\", \"display\": \"%s\" } ] } ] } },\n"
-            "    { \"fullUrl\": \"urn:uuid:%s\",\n"
-            "      \"resource\": { \"resourceType\": \"Practitioner\", \"id\": \"%s\",\n"
-            "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/sds-user-id\", \"value\": \"5551%08u\" } ],\n"
-            "        \"name\": [ { \"use\": \"official\", \"family\": \"%s\", \"given\": [ \"%s\" ] } ] } },\n",
-            who, who, (unsigned)((rnd / 7) % 100000000u), prac,
-            s->site_code ? "ods-site-code" : "ods-organization-code", s->code, s->name,
-            s->role, s->role_name, prac, prac, (unsigned)(rnd % 100000000u), family,
-            given);
-    }
-    sb_printf(b,
-        "    { \"fullUrl\": \"urn:uuid:%s\",\n"
-        "      \"resource\": { \"resourceType\": \"Patient\", \"id\": \"%s\",\n"
-        "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/nhs-number\", \"value\": \"%s\" } ] } }\n"
+        "        \"agent\": [\n"
+        "          { \"type\": { \"coding\": [ { \"system\": \"http://terminology.hl7.org/CodeSystem/v3-RoleClass\", \"code\": \"PAT\" } ] },\n"
+        "            \"who\": { \"identifier\": { \"system\": \"https://fhir.nhs.uk/Id/nhs-number\", \"value\": \"%s\" } }, \"requestor\": \"false\" },\n"
+        "          { \"type\": { \"coding\": [ { \"system\": \"http://terminology.hl7.org/CodeSystem/v3-RoleClass\", \"code\": \"ASSIGNED\" } ] },\n"
+        "            \"who\": { \"reference\": \"PractitionerRole/%s\" }, \"requestor\": \"true\" } ],\n"
+        "        \"source\": { \"observer\": { \"display\": \"CP-IS\" } } },\n"
+        "      \"search\": { \"mode\": \"match\" } },\n"
+        "    { \"fullUrl\": \"https://api.service.nhs.uk/child-protection-information/FHIR/R4/PractitionerRole/%s\",\n"
+        "      \"resource\": { \"resourceType\": \"PractitionerRole\", \"id\": \"%s\",\n"
+        "        \"identifier\": [ { \"system\": \"https://fhir.nhs.uk/Id/sds-role-profile-id\", \"value\": \"5552%08u\" } ],\n"
+        "        \"practitioner\": { \"identifier\": { \"system\": \"https://fhir.nhs.uk/Id/sds-user-id\", \"value\": \"5551%08u\" }, \"display\": \"%s %s\" },\n"
+        "        \"organization\": { %s },\n"
+        "        \"code\": [ { \"coding\": [ { \"system\": \"http://snomed.info/sct\", \"code\": \"%s\", \"display\": \"%s\" } ] } ] },\n"
+        "      \"search\": { \"mode\": \"include\" } }\n"
         "  ]\n"
         "}\n",
-        patient, patient, f->nhs);
+        f->id, created, audit, audit, at, f->nhs, role, role, role,
+        (unsigned)((rnd / 7) % 100000000u), (unsigned)(rnd % 100000000u), given, family, org,
+        snomed_role(s->role, 0), snomed_role(s->role, 1));
 }
 
 static void render_ctl(struct sbuf *b, const char *local_id, const char *dts_id,

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "cpis/plugin.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -327,28 +330,52 @@ static void ctl_doctype(void *user, const xmlChar *name, const xmlChar *ext_id,
     xmlStopParser(ctxt);
 }
 
-/* Copies the text of the first child element named `name` of root. */
-static void child_text(xmlNodePtr root, const char *name, char *out,
-                       size_t cap)
+/* The whole text of the first child element named `name` of root, trimmed
+ * (malloc'd; "" when absent or empty; NULL when out of memory). */
+static char *child_text(xmlNodePtr root, const char *name)
 {
-    out[0] = '\0';
     for (xmlNodePtr n = root->children; n != NULL; n = n->next) {
         if (n->type != XML_ELEMENT_NODE ||
             xmlStrcmp(n->name, (const xmlChar *)name) != 0)
             continue;
         xmlChar *t = xmlNodeGetContent(n);
-        if (t != NULL) {
-            /* trim surrounding whitespace */
-            const char *s = (const char *)t;
-            s += strspn(s, " \t\r\n");
-            size_t len = strlen(s);
-            while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL)
-                len--;
-            snprintf(out, cap, "%.*s", (int)len, s);
-            xmlFree(t);
-        }
-        return;
+        if (t == NULL)
+            break;
+        /* trim surrounding whitespace (CRLF control files included) */
+        const char *s = (const char *)t;
+        s += strspn(s, " \t\r\n");
+        size_t len = strlen(s);
+        while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL)
+            len--;
+        char *out = strndup(s, len);
+        xmlFree(t);
+        return out;
     }
+    return strdup("");
+}
+
+static int is_yes(const char *v)
+{
+    return v != NULL && (strcasecmp(v, "Y") == 0 || strcasecmp(v, "YES") == 0 ||
+                         strcasecmp(v, "TRUE") == 0);
+}
+
+void mesh_control_free(struct mesh_control *c)
+{
+    free(c->dts_id);
+    free(c->local_id);
+    free(c->workflow_id);
+    free(c->message_type);
+    memset(c, 0, sizeof *c);
+}
+
+void mesh_control_event(const struct mesh_control *c, struct cpis_event *ev)
+{
+    ev->transport_id = c != NULL && c->dts_id != NULL ? c->dts_id : "";
+    ev->local_id = c != NULL && c->local_id != NULL ? c->local_id : "";
+    ev->workflow_id = c != NULL ? c->workflow_id : NULL;
+    ev->mesh_message_type = c != NULL ? c->message_type : NULL;
+    ev->content_encoding = c != NULL && c->compressed ? "gzip" : NULL;
 }
 
 int mesh_read_control(const char *path, struct mesh_control *out, char *err,
@@ -394,9 +421,24 @@ int mesh_read_control(const char *path, struct mesh_control *out, char *err,
                xmlStrcmp(root->name, (const xmlChar *)"DTSControl") != 0) {
         snprintf(err, err_cap, "not a MESH control file (root is not DTSControl)");
     } else {
-        child_text(root, "DTSId", out->dts_id, sizeof out->dts_id);
-        child_text(root, "LocalId", out->local_id, sizeof out->local_id);
-        rc = 0;
+        out->dts_id = child_text(root, "DTSId");
+        out->local_id = child_text(root, "LocalId");
+        out->workflow_id = child_text(root, "WorkflowId");
+        out->message_type = child_text(root, "MessageType");
+        char *compress = child_text(root, "Compress");
+        char *is_compressed = child_text(root, "IsCompressed");
+        out->compressed = is_yes(compress) || is_yes(is_compressed);
+        int oom = compress == NULL || is_compressed == NULL || out->dts_id == NULL ||
+                  out->local_id == NULL || out->workflow_id == NULL ||
+                  out->message_type == NULL;
+        free(compress);
+        free(is_compressed);
+        if (oom) {
+            mesh_control_free(out);
+            snprintf(err, err_cap, "out of memory");
+        } else {
+            rc = 0;
+        }
     }
     xmlFreeDoc(doc);
     return rc;

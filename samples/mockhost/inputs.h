@@ -37,16 +37,30 @@ void inputs_free(struct input_list *list);
  * -> NULL, so the plugin sniffs. */
 const char *inputs_content_type(const char *path);
 
-/* The MESH envelope fields the host passes on. */
+/* The MESH envelope fields the host passes on.  Every string is whole
+ * (malloc'd, never cut: two DTSIds sharing a long prefix stay two ids) and
+ * "" when the element is absent or empty. */
 struct mesh_control {
-    char dts_id[128];
-    char local_id[128];
+    char *dts_id;
+    char *local_id;
+    char *workflow_id;
+    char *message_type;  /* "Data", "Report", ... */
+    int compressed;      /* Compress or IsCompressed is Y: a gzip payload */
 };
 
-/* Parses a DTSControl file: no DTD, no entities, no network.  Returns 0, or
- * -1 with a reason in err (never quoting the file's content). */
+/* Parses a DTSControl file: no DTD, no entities, no network; CRLF, no XML
+ * declaration, an empty DTSId and elements it does not know are fine.
+ * Returns 0, or -1 with a reason in err (never quoting the file's content);
+ * release with mesh_control_free either way. */
 int mesh_read_control(const char *path, struct mesh_control *out, char *err,
                       size_t err_cap);
+void mesh_control_free(struct mesh_control *c);
+
+/* Sets the event's MESH fields from c (NULL: none).  The mock host leaves
+ * the payload as received: the plugin inflates a compressed one under its
+ * own size limit (docs/host-integration.md). */
+struct cpis_event;
+void mesh_control_event(const struct mesh_control *c, struct cpis_event *ev);
 
 /* Reads a whole file (at most max bytes).  Returns a malloc'd buffer (with a
  * NUL after the data, not counted in *len) or NULL with a reason in err. */

@@ -501,18 +501,31 @@ static void put_pathway(FILE *f, const cJSON *timeline)
     fputs("</p>\n", f);
 }
 
+/* The plugin's name for people (title case) when it gave one, else the
+ * raw name. */
+static const char *shown(const cJSON *s, const char *key, const char *display_key)
+{
+    const char *d = jstr(s, display_key);
+    return d[0] ? d : jstr(s, key);
+}
+
 static void put_step(FILE *f, const cJSON *s)
 {
     const char *setting = jstr(s, "setting");
     const char *label = jstr(s, "setting_label");
-    const char *place = jstr(s, "place");
+    const char *place = shown(s, "place", "place_display");
     const char *code = jstr(s, "code");
-    const char *parent = jstr(s, "parent");
+    const char *parent = shown(s, "parent", "parent_display");
+    const char *in_message = shown(s, "in_message", "in_message_display");
+    int via_parent = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "via_parent"));
+    const char *closed = jstr(s, "closed");
     const char *phone = jstr(s, "phone");
     const cJSON *resolved = cJSON_GetObjectItemCaseSensitive(s, "resolved");
     fprintf(f, "<li class=\"step s-%s\">\n<p class=\"when\">", setting_class(setting));
     put_time(f, jstr(s, "at"), 0);
     fputs("</p>\n<div class=\"what\">\n<p class=\"place\">", f);
+    if (via_parent && place[0])
+        fputs("A site of ", f);
     put_text(f, place[0] ? place : "Place not named in the message");
     fprintf(f, " <span class=\"badge b-%s\">", setting_class(setting));
     put_text(f, label[0] ? label : "Unknown setting");
@@ -521,12 +534,24 @@ static void put_step(FILE *f, const cJSON *s)
         fputs("ODS code ", f);
         put_text(f, code);
     }
-    if (parent[0]) {
+    if (parent[0] && !via_parent) {
         fputs(code[0] ? " &middot; part of " : "Part of ", f);
         put_text(f, parent);
     }
-    if (cJSON_IsFalse(resolved))
+    if (via_parent)
+        fputs(" &middot; the code itself is not in the ODS data", f);
+    else if (cJSON_IsFalse(resolved))
         fputs(" &middot; not found in the ODS data", f);
+    if (closed[0]) {
+        fputs(" &middot; <strong>closed", f);
+        if (strlen(closed) == 8 && closed[0] >= '0' && closed[0] <= '9')
+            fprintf(f, " on %.4s-%.2s-%.2s", closed, closed + 4, closed + 6);
+        fputs("</strong>", f);
+    }
+    if (in_message[0]) {
+        fputs("</p>\n<p class=\"sub\">As named in the message: ", f);
+        put_text(f, in_message);
+    }
     fputs("</p>\n<p class=\"viewer\">", f);
     const char *viewer = jstr(s, "viewer");
     const char *role_name = jstr(s, "role_name");
@@ -577,7 +602,8 @@ static void put_card(struct page *pg, const struct entry *e, int idx)
     if (timeline != NULL && views > 0) {
         const cJSON *last = cJSON_GetArrayItem(timeline, views - 1);
         fputs(": seen at ", f);
-        put_text(f, jstr(last, "place")[0] ? jstr(last, "place") : "an unnamed place");
+        const char *lp = shown(last, "place", "place_display");
+        put_text(f, lp[0] ? lp : "an unnamed place");
     }
     fputs("</h3>\n<ul class=\"facts\">\n", f);
     if (e->nhs_last4[0]) {

@@ -492,6 +492,17 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
 
     switch (status) {
     case CPIS_OK:
+        if (strcmp(out.kind, "ignored") == 0) {
+            /* not a notification (a MESH report): nothing acted on */
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "action", "ignored");
+            cJSON_AddStringToObject(o, "case", "");
+            cJSON_AddStringToObject(o, "recipient", "");
+            cJSON_AddStringToObject(o, "file", ev->source_name);
+            cJSON_AddStringToObject(o, "notification", out.notification_id);
+            cJSON_AddStringToObject(o, "reason", out.detail);
+            print_json_line(o);
+        }
         break;
     case CPIS_DUPLICATE: {
         cJSON *o = cJSON_CreateObject();
@@ -540,6 +551,7 @@ static int deliver_input(struct session *s, const struct input *in)
         fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->ctl_path), err);
         store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
                            err, host_now_ms(h));
+        mesh_control_free(&ctl);
         return 0;
     }
     size_t len = 0;
@@ -548,6 +560,7 @@ static int deliver_input(struct session *s, const struct input *in)
         fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), err);
         store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
                            err, host_now_ms(h));
+        mesh_control_free(&ctl);
         return 0;
     }
     struct cpis_event ev;
@@ -558,11 +571,11 @@ static int deliver_input(struct session *s, const struct input *in)
     ev.payload_len = len;
     ev.content_type = in->content_type;
     ev.source_name = in->path;
-    ev.transport_id = ctl.dts_id;
-    ev.local_id = ctl.local_id;
+    mesh_control_event(in->ctl_path != NULL ? &ctl : NULL, &ev);
     ev.received_at_ms = host_now_ms(h);
     int status = deliver_event(s, &ev);
     free(payload);
+    mesh_control_free(&ctl);
     return status == CPIS_OK || status == CPIS_DUPLICATE;
 }
 
@@ -722,9 +735,20 @@ static int cmd_parse(struct options *o)
             all_ok = 0;
             continue;
         }
+        /* a MESH pair: the control file says what the payload is */
+        struct mesh_control ctl;
+        memset(&ctl, 0, sizeof ctl);
+        if (in->ctl_path != NULL &&
+            mesh_read_control(in->ctl_path, &ctl, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, in->ctl_path, err);
+            mesh_control_free(&ctl);
+            all_ok = 0;
+            continue;
+        }
         payload = read_file(in->path, MAX_INPUT_BYTES, &len, err, sizeof err);
         if (payload == NULL) {
             fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), err);
+            mesh_control_free(&ctl);
             all_ok = 0;
             continue;
         }
@@ -736,12 +760,12 @@ static int cmd_parse(struct options *o)
         ev.payload_len = len;
         ev.content_type = in->content_type;
         ev.source_name = in->path;
-        ev.transport_id = "";
-        ev.local_id = "";
+        mesh_control_event(in->ctl_path != NULL ? &ctl : NULL, &ev);
         ev.received_at_ms = host_now_ms(&s.host);
         if (parse_one(&s, &ev) != CPIS_OK)
             all_ok = 0;
         free(payload);
+        mesh_control_free(&ctl);
     }
     fflush(stdout);
     inputs_free(&list);

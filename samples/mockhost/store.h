@@ -67,7 +67,8 @@ struct store_summary {
     int64_t records_kept;
     int64_t quarantined;
     int64_t closed_on_switch;
-    int64_t ignored;         /* CP-IS files passed by: not notifications */
+    int64_t ignored;         /* CP-IS files passed by, not notifications (an
+                                upload acknowledgement, a MESH report) */
 };
 
 /* One quarantined message, for `quarantine list` and `redeliver`.  Every

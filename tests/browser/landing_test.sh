@@ -64,8 +64,8 @@ chrome() {
 # An older episode for C-1003: the FHIR sample moved to 20 Feb 2024 with new ids.
 sed -e 's/2024-03-16/2024-02-20/g' \
     -e 's/[Ee]9[Cc]24[Aa]7[Bb]-5[Dd]18-4[Ff]63-8[Bb]0[Ee]-1[Aa]7[Dd]3[Ff]6[Cc]9[Ee]52/B1D7E3A2-6C4F-4E8A-9D21-5F0C3B7A8E64/g' \
-    -e 's/3a6f1d8c-2e9b-4c74-b05a-7d8e3c1f9b46/5c2e9a41-7b3d-4f86-a1c9-2e8d6f4b0a17/g' \
-    "$S/messages/fhir-access-system.json" > "$T/extra/zz-older-episode.json"
+    -e 's/7c2e9a10-4d3b-4f8e-a1b2-3c4d5e6f7001/5c2e9a41-7b3d-4f86-a1c9-2e8d6f4b0a17/g' \
+    "$S/messages/fhir-access-111.json" > "$T/extra/zz-older-episode.json"
 
 DB="$T/store.db"
 "$M" --config "$S/config/v6.json" --cases "$S/cases.json" --db "$DB" \
@@ -92,9 +92,9 @@ check "four cards (articles)" test "$(count '<article class="card"')" -eq 4
 check "four card headings (h3)" test "$(count '<h3 id="card-')" -eq 4
 check "timelines are ordered lists" test "$(count '<ol class="timeline"')" -eq 4
 check "time elements carry datetime" test "$(count '<time datetime="2024-')" -ge 13
-for place in "ROYAL STOKE UNIVERSITY HOSPITAL" "WMAS EMERGENCY OPERATIONS CENTRE" \
-             "STAFFORD AMBULANCE HUB" "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS" \
-             "LEEDS GENERAL INFIRMARY"; do
+for place in "Royal Stoke University Hospital" "WMAS Emergency Operations Centre" \
+             "Stafford Ambulance Hub" "DHU Health Care CIC - NHS 111 West Midlands" \
+             "Leeds General Infirmary"; do
   check "place shown: $place" has "$place"
 done
 for s in "Ambulance service" "Hospital" "NHS 111"; do
@@ -118,7 +118,7 @@ check "cascade timeline in time order (got: $order)" \
   test "$order" = "2024-03-15T18:45:00Z 2024-03-15T14:02:00Z 2024-03-15T14:05:00Z 2024-03-15T14:20:00Z 2024-03-15T14:29:58Z 2024-03-15T15:10:00Z 2024-03-15T18:45:00Z "
 places=$(grep -oE 'class="place">[^<]+' "$T/cascade.html" | sed 's/.*>//' | tr '\n' '|')
 check "cascade places in pathway order" test "$places" = \
-  "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS |WMAS EMERGENCY OPERATIONS CENTRE |STAFFORD AMBULANCE HUB |LEEDS GENERAL INFIRMARY |ROYAL STOKE UNIVERSITY HOSPITAL |ROYAL STOKE UNIVERSITY HOSPITAL |"
+  "DHU Health Care CIC - NHS 111 West Midlands |WMAS Emergency Operations Centre |Stafford Ambulance Hub |Leeds General Infirmary |Royal Stoke University Hospital |Royal Stoke University Hospital |"
 
 # Cards newest first: the "Latest" time of each card, in page order.
 latest=$(grep -oE 'Latest <time datetime="[^"]+"' "$DOM" | sed 's/.*="//; s/"//')
@@ -147,8 +147,8 @@ if command -v pdftotext >/dev/null 2>&1; then
   pdftotext -layout "$T/page.pdf" "$T/page.txt" 2>/dev/null
   TXT="$T/page.txt"
   check "shown: heading" grep -q 'CP-IS notifications' "$TXT"
-  check "shown: ROYAL STOKE UNIVERSITY HOSPITAL" grep -q 'ROYAL STOKE UNIVERSITY HOSPITAL' "$TXT"
-  check "shown: WMAS EMERGENCY OPERATIONS (CENTRE)" grep -q 'WMAS EMERGENCY OPERATIONS' "$TXT"
+  check "shown: Royal Stoke University Hospital" grep -q 'Royal Stoke University Hospital' "$TXT"
+  check "shown: WMAS Emergency Operations (CENTRE)" grep -q 'WMAS Emergency Operations' "$TXT"
   check "shown: phone 01782 715444" grep -q 'Call 01782 715444' "$TXT"
   check "shown: phone 0300 100 0404" grep -q 'Call 0300 100 0404' "$TXT"
   check "shown: who viewed" grep -q 'Olivia Bennett' "$TXT"
@@ -159,7 +159,7 @@ if command -v pdftotext >/dev/null 2>&1; then
   check "shown: the older-episodes toggle" grep -q 'Show 1 older episode' "$TXT"
   check "shown text: no 10-digit number" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$TXT'"
   check "shown text in order: 111 before the ward" bash -c \
-    "a=\$(grep -n 'WMAS EMERGENCY' '$TXT' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$TXT' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
+    "a=\$(grep -n 'WMAS Emergency' '$TXT' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$TXT' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
 else
   echo "$NAME: note: pdftotext not installed (poppler-utils): laid-out text not checked"
 fi

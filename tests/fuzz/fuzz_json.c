@@ -1,9 +1,9 @@
 /*
  * fuzz_json.c - libFuzzer target for the FHIR JSON parser.
  *
- * Build (see tests/fuzz/corpus/json/ for the seeds, copies of the samples):
+ * Build (see tests/fuzz/corpus/json/ for the seeds: CP-IS FHIR API AuditEvent searchset Bundles, the samples and variants from tests/data/fhir):
  *   clang -g -fsanitize=fuzzer,address,undefined -Iinclude -Iplugin -Iworkflow \
- *     tests/fuzz/fuzz_json.c plugin/read/fhir.c plugin/read/ids.c plugin/read/record.c \
+ *     tests/fuzz/fuzz_json.c plugin/read/fhir.c plugin/read/json.c plugin/read/ids.c plugin/read/record.c \
  *     $(pkg-config --cflags --libs libcjson libpcre2-8) -lpthread -o /tmp/fuzz_json
  *   /tmp/fuzz_json -max_total_time=180 /tmp/corpus tests/fuzz/corpus/json
  *

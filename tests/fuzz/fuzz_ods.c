@@ -37,8 +37,13 @@ static void check_resolution(const struct cpis_ods *d, const char *code)
             __builtin_trap();
         n += strlen(o->code) + strlen(o->phone) + strlen(o->parent_code) +
              strlen(o->close_date);
-    } else if (r.name || strcmp(r.setting, "unknown") != 0) {
+    } else if (r.name) {
         __builtin_trap();
+    } else if (r.via_parent) {
+        /* only the parent is known: its name is there */
+        if (!r.parent_code || !r.parent_name)
+            __builtin_trap();
+        n += strlen(r.parent_code) + strlen(r.parent_name) + (r.phone ? strlen(r.phone) : 0);
     }
     (void)n;
 }
@@ -46,9 +51,9 @@ static void check_resolution(const struct cpis_ods *d, const char *code)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const names[] = { "etr.csv", "ets.csv", "epraccur.csv",
-                                         "eother.csv" };
+                                         "eother.csv", "ebranchs.csv" };
     static unsigned turn;
-    const char *name = names[turn++ % 4];
+    const char *name = names[turn++ % 5];
 
     struct cpis_ods *d = cpis_ods_new();
     if (!d)
@@ -59,9 +64,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = cpis_ods_load_buffer(d, name, (const char *)data, size, err, sizeof err);
     if (rc != 0 && cpis_ods_count(d) != 0)
         __builtin_trap(); /* a failed buffer stored nothing (fresh directory) */
+    /* one file report, its counts adding up */
+    const struct cpis_ods_file_report *f = cpis_ods_file(d, 0);
+    if (cpis_ods_file_count(d) != 1 || !f || (rc != 0) != (f->not_extract != 0))
+        __builtin_trap();
+    size_t skipped = 0;
+    for (int k = 0; k < ODS_SKIP_N; k++)
+        skipped += f->skipped[k];
+    if (skipped != f->rows_skipped || (f->rows_read == 0) != (f->not_extract != 0))
+        __builtin_trap();
 
     static const char *const fixed[] = { "RJE01", "rya01", "M83001", "NL3", "Q1",
-                                         "", "ABCDEFGHIJ" };
+                                         "", "ABCDEFGHIJ", "RJEAA", "M83001001" };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         check_resolution(d, fixed[i]);
 

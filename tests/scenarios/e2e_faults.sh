@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # e2e_faults.sh - host faults at every host call (issue 5 item 3), through
 # the mock host's CPIS_MOCK_FAIL_CALL / _MODE / _COUNT knobs, on a replay of
-# samples/cascade + samples/messages (21 notifications, 19 accesses) under
+# samples/cascade + samples/messages (20 notifications, 19 accesses) under
 # both workflow versions.
 #
 # N = the number of host calls of the fault-free run (counted here: the
@@ -71,7 +71,7 @@ for cfg in v6 v5; do
     sort "$tmp/out" >"$tmp/base-$cfg.actions"
     base_report=$(mh --db "$base" report)
     store_dump "$base" >"$tmp/base-$cfg.dump"
-    expect_counts "$cfg fault-free" "$base_report" notifications=21 accesses=19 records_kept=19 failed=0 duplicates=0
+    expect_counts "$cfg fault-free" "$base_report" notifications=20 accesses=19 records_kept=19 failed=0 duplicates=0
     base_contract=$(without duplicates failed quarantined closed_on_switch data_quality_items landing_updates <<<"$base_report")
 
     # ---- N: the number of host calls --------------------------------------

@@ -108,7 +108,7 @@ expect_eq "v6 cascade: no activity" "$(grep -c '"action":"activity"' "$tmp/deliv
 expect_eq "v6 cascade: all on case C-1001" \
     "$(grep -v '"case":"C-1001"' "$tmp/deliver" | wc -l)" 0
 mh --config "$V5" deliver "$S/messages" >"$tmp/deliver" 2>"$tmp/err"
-expect_eq "v5 messages: 16 FR alert lines" "$(grep -c '"action":"first_response_alert"' "$tmp/deliver")" 16
+expect_eq "v5 messages: 14 FR alert lines" "$(grep -c '"action":"first_response_alert"' "$tmp/deliver")" 14
 expect_eq "v5 messages: 6 follow-up alert lines (3 accesses x 2)" \
     "$(grep -c '"followup":true' "$tmp/deliver")" 6
 mh --config "$V5" deliver "$S/mesh" >"$tmp/deliver" 2>"$tmp/err"
@@ -144,7 +144,7 @@ expect_eq "sample files parsed" "$nsamples" 25
 run "parse all samples at once" 0 mh --config "$V6" parse "$S/cascade" "$S/messages" "$S/mesh"
 expect_eq "parse all samples: 28 lines (two messages hold 2 accesses, one 2 inactive subjects)" "$(wc -l <"$tmp/out")" 28
 expect_in "message id kept as in the message" "$tmp/out" '"message_id":"4B7C9E21-6F3A-4D8B-A5C2-9E1D7F0B3A64"'
-expect_in "ODS name resolved" "$tmp/out" '"location_code":"RJE01","location_name":"ROYAL STOKE UNIVERSITY HOSPITAL","setting":"hospital"'
+expect_in "ODS name resolved" "$tmp/out" '"location_code":"RJE01","location_name":"ROYAL STOKE UNIVERSITY HOSPITAL","location_resolution":"ods","setting":"hospital"'
 
 # ---- parse: every hostile file is one error line with a contract code ----------
 CODES=" malformed unsupported_message missing_field invalid_nhs_number invalid_ods_code invalid_timestamp too_large forbidden_construct bad_encoding "

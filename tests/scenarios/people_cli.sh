@@ -205,7 +205,7 @@ expect_lines "three h3" <(grep -o '<h3 id="card-' "$P") 3
 expect_lines "three timelines" <(grep -o '<ol class="timeline"' "$P") 3
 expect_in "time element" "$P" '<time datetime="2024-03-15T14:02:00Z">'
 expect_in "tel link" "$P" 'href="tel:+441782715444"'
-expect_in "place" "$P" "ROYAL STOKE UNIVERSITY HOSPITAL"
+expect_in "place" "$P" "Royal Stoke University Hospital"
 expect_in "setting badge" "$P" '<span class="badge b-ambulance">Ambulance service</span>'
 expect_in "note state" "$P" "Case note: awaiting your action"
 expect_in "masked NHS number" "$P" "*** *** 5552"

@@ -1,0 +1,20 @@
+<DTSControl>
+  <Version>1.0</Version>
+  <AddressType>DTS</AddressType>
+  <MessageType>Report</MessageType>
+  <From_DTS>X26HC001</From_DTS>
+  <To_DTS>706LAOT001</To_DTS>
+  <Subject></Subject>
+  <LocalId>706_CPIS_20240301.csv</LocalId>
+  <DTSId/>
+  <WorkflowId>CPIS_UPLOAD</WorkflowId>
+  <Compress>N</Compress>
+  <IsCompressed>N</IsCompressed>
+  <StatusRecord>
+    <DateTime>20240316102000</DateTime>
+    <Event>TRANSFER</Event>
+    <Status>SUCCESS</Status>
+    <StatusCode>00</StatusCode>
+    <Description>Transferred to recipient mailbox</Description>
+  </StatusRecord>
+</DTSControl>
