@@ -958,7 +958,7 @@ int main(int argc, char **argv)
     else if (strcmp(o.command, "report") == 0)
         rc = cmd_report(&o);
     else if (strcmp(o.command, "landing") == 0)
-        rc = landing_main(o.db, o.args, o.nargs);
+        rc = landing_main(o.db, o.cases_path, o.args, o.nargs);
     else if (strcmp(o.command, "note") == 0)
         rc = cmd_note(&o);
     else if (strcmp(o.command, "config") == 0)
