@@ -314,24 +314,16 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
             return rc;
         }
     }
-    /* ABI 1.1: completed case notes.  A 1.0 host does not know the hook
-     * kind and answers CPIS_ERR_UNSUPPORTED: the plugin works without it
-     * (entries then stay "awaiting action"). */
+    /* ABI 1.1: completed case notes.  A 1.0 host is not asked (it does not
+     * know the hook kind); the plugin works without it (entries then stay
+     * "awaiting action"). */
     if (host->abi_minor >= 1) {
+        /* Optional: a host that refuses it still gets everything else. */
         int rc = host->register_hook(host->ctx, CPIS_HOOK_NOTE_COMPLETED,
                                      (void (*)(void))on_note_completed, p);
-        if (rc != CPIS_OK && rc != CPIS_ERR_UNSUPPORTED) {
-            set_err(err, cap, "init: the host refused hook %d (%s)",
-                    CPIS_HOOK_NOTE_COMPLETED, status_name(rc));
-            runtime_free(p->rt);
-            pthread_mutex_destroy(&p->lock);
-            free(p);
-            instance_gone();
-            return rc;
-        }
-        if (rc == CPIS_ERR_UNSUPPORTED)
-            cpis_log(p, CPIS_LOG_INFO, "host does not report completed case notes: "
-                                       "landing entries stay awaiting action");
+        if (rc != CPIS_OK)
+            cpis_log(p, CPIS_LOG_INFO, "host refused the note-completed hook (%s): "
+                     "landing entries stay awaiting action", status_name(rc));
     } else {
         cpis_log(p, CPIS_LOG_INFO, "host ABI %u.%u: no child name or date of birth, no "
                  "completed case notes (ABI 1.1); working without them",

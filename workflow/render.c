@@ -462,9 +462,9 @@ static const char WHAT_TO_DO[] =
     "in the case note for this notification; completing the case note marks this "
     "entry done.\n";
 
-char *wf_render_landing_ex(const struct cpis_case *c, const char *nhs_display,
-                           const struct wf_episode *ep, const struct wf_repeat *rep,
-                           int done, int64_t done_at)
+static char *render_landing(const struct cpis_case *c, const char *nhs_display,
+                            const struct wf_episode *ep, const struct wf_repeat *rep,
+                            int done, int64_t done_at, int mask)
 {
     struct sb b = {0};
     char masked[16];
@@ -478,16 +478,23 @@ char *wf_render_landing_ex(const struct cpis_case *c, const char *nhs_display,
     } else {
         sb_add(&b, "State: awaiting action (complete the case note)\n");
     }
-    add_summary(&b, c, masked, ep, rep);
+    add_summary(&b, c, mask ? masked : nhs_display, ep, rep);
     sb_add(&b, "\n");
     sb_add(&b, WHAT_TO_DO);
     return sb_finish(&b);
 }
 
+char *wf_render_landing_ex(const struct cpis_case *c, const char *nhs_display,
+                           const struct wf_episode *ep, const struct wf_repeat *rep,
+                           int done, int64_t done_at)
+{
+    return render_landing(c, nhs_display, ep, rep, done, done_at, 1);
+}
+
 char *wf_render_landing(const struct cpis_case *c, const char *nhs_display,
                         const struct wf_episode *ep)
 {
-    return wf_render_landing_ex(c, nhs_display, ep, NULL, 0, 0);
+    return render_landing(c, nhs_display, ep, NULL, 0, 0, 0);
 }
 
 char *wf_render_case_note_ex(const struct cpis_case *c, const char *nhs_display,

@@ -208,9 +208,11 @@ int wf_decide_note_done(const struct wf_policy *p, const struct cpis_case *c,
                         const char *nhs_display, const char *note_id, int64_t at,
                         struct wf_child *state, struct wf_actions *out);
 
-/* Texts (also used by the landing-page preview): plain words a social worker
- * can act on.  malloc'd, NUL-terminated.  The landing entry shows the NHS
- * number masked; the case note (on the child's case) shows it in full.  The
+/* Texts: plain words a social worker can act on.  malloc'd, NUL-terminated.
+ * The NHS number rule (docs/nhs-number.md): wf_render_landing_ex (the
+ * landing entry) shows it masked "*** *** 5552"; the case note (on the
+ * child's case) and wf_render_landing (the body of legacy work items, which
+ * their recipients use to find the child) show nhs_display as given.  The
  * _ex forms add the child's repeat count (rep may be NULL) and the entry's
  * state. */
 char *wf_render_landing(const struct cpis_case *c, const char *nhs_display,
