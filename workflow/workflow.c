@@ -606,6 +606,40 @@ static int build_actions(const struct wf_policy *p, const struct wf_child *state
     return 0;
 }
 
+static int earlier_in_window(int64_t t, const char *id, int64_t end,
+                             const char *end_id, int64_t w);
+
+/* Entries (episodes, or one-access entries with episodes off) whose first
+ * access comes after (first, id) but within the repeat window: their count
+ * now includes the new one.  Each gets a new revision and is emitted again
+ * (landing entry and case note, as the policy gives them). */
+static int refresh_later(const struct wf_policy *p, const struct cpis_case *c,
+                         const char *nhs_display, struct wf_child *state,
+                         const char *id, int64_t first, struct wf_actions *out)
+{
+    if (c->status != CPIS_CASE_OPEN || (!p->landing_page && !p->case_note_stubs))
+        return 0;
+    int64_t w = (int64_t)repeat_days(p) * 86400;
+    struct wf_episode *v = p->episodes ? state->ep : state->one;
+    size_t n = p->episodes ? state->n_ep : state->n_one;
+    for (size_t i = 0; i < n; i++) {
+        struct wf_episode *e = &v[i];
+        if (e->n == 0 || strcmp(e->id, id) == 0 ||
+            !earlier_in_window(first, id, e->first, e->id, w))
+            continue;
+        e->revision++;
+        const struct wf_access *last = &e->acc[e->n - 1];
+        const struct wf_episode *doc = p->episodes ? e : NULL;
+        if (p->landing_page &&
+            push_document(p, state, out, WF_ACT_LANDING, c, nhs_display, last, doc) < 0)
+            return -1;
+        if (p->case_note_stubs &&
+            push_document(p, state, out, WF_ACT_CASE_NOTE, c, nhs_display, last, doc) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- deciding ------------------------------------------------------------- */
 
 int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
@@ -710,7 +744,9 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
         }
         sort_episodes(state);
     }
+    char kept_id[40] = "";
     if (kept) {
+        cat2(kept_id, sizeof kept_id, kept->id, "");
         size_t k1 = state->n_one;
         while (k1 > 0 && cmp_time_key(state->one[k1 - 1].first, state->one[k1 - 1].id,
                                       kept->first, kept->id) > 0) {
@@ -727,6 +763,25 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
     for (size_t i = 0; i < out->n; i++)
         if (out->v[i].episode && !out->v[i].owned_episode)
             out->v[i].episode = episode_by_id(state, tmp.id);
+
+    /* A new episode that arrived late changes the repeat count of the
+     * child's later entries within the window: publish them again.  (A
+     * failure here returns -1 with the state already changed in memory;
+     * the caller then drops that state, as on any failure.) */
+    char new_id[40];
+    int64_t new_first = 0;
+    if (new_ep) {
+        cat2(new_id, sizeof new_id, tmp.id, "");
+        new_first = tmp.first;
+    } else if (kept_id[0]) {
+        cat2(new_id, sizeof new_id, kept_id, "");
+        new_first = a->at;
+    }
+    if ((new_ep || kept_id[0]) &&
+        refresh_later(p, c, nhs_display, state, new_id, new_first, out) < 0) {
+        wf_actions_free(out);
+        return -1;
+    }
 
     out->new_access = 1;
     out->new_episode = new_ep;

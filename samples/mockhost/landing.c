@@ -42,7 +42,7 @@
 static const char PROG[] = "cpis-mockhost";
 
 const char LANDING_HELP[] =
-    "usage: cpis-mockhost --db FILE [--cases JSON] landing (--worker ID | --team NAME)\n"
+    "usage: cpis-mockhost --db FILE landing (--worker ID | --team NAME)\n"
     "                     [--html FILE] [--json]\n"
     "Render the CP-IS notification module of a practitioner's landing page,\n"
     "as the host would show it, from what the --db store holds (run\n"
@@ -64,7 +64,8 @@ const char LANDING_HELP[] =
     "The page is one self-contained HTML file (no script, no network).  It\n"
     "shows professionals' names and the child's case id, never a full NHS\n"
     "number.  A worker or team with no entries gets a page saying so; one\n"
-    "that neither the case fixture (--cases) nor the store knows is an error.\n"
+    "that neither the case fixture (the global --cases) nor the store knows\n"
+    "is an error.\n"
     "Exit status: 0 page written, 1 unknown worker or team, or page written\n"
     "but an entry could not be read (named on stderr), 2 usage error or the\n"
     "store or page could not be opened.\n";
@@ -409,7 +410,7 @@ static const char CSS[] =
     ".pathway strong{color:var(--text)}\n"
     ".card h3 .child{margin-right:.5rem}\n"
     ".card h3 .case{font-size:1rem;font-weight:600}\n"
-    ".card.repeat{border-left:6px solid #b35c00}\n"
+    ".card[data-repeat]{border-left:6px solid #b35c00}\n"
     ".episodes{margin:.35rem 0 0;font-size:.95rem}\n"
     ".repeat-flag{display:inline-block;margin-right:.5rem;padding:.05rem .5rem;"
     "border-radius:4px;background:#b35c00;color:#fff;font-weight:700;font-size:.85rem}\n"
@@ -657,8 +658,8 @@ static void put_card(struct page *pg, const struct entry *e, int idx)
     FILE *f = pg->f;
     const cJSON *timeline = timeline_of(e);
     int views = count_of(e);
-    fprintf(f, "<article class=\"card%s\" aria-labelledby=\"card-%d\">\n<header>\n<div>\n",
-            is_repeat(e) ? " repeat" : "", idx);
+    fprintf(f, "<article class=\"card\"%s aria-labelledby=\"card-%d\">\n<header>\n<div>\n",
+            is_repeat(e) ? " data-repeat=\"true\"" : "", idx);
     fprintf(f, "<h3 id=\"card-%d\"><span class=\"child\">", idx);
     const char *name = dstr(e, "child_name");
     put_text(f, name[0] ? name : "Child (name not known to the host)");
