@@ -344,6 +344,21 @@ static int64_t horizon(const struct wf_policy *p)
     return h;
 }
 
+/* Drop the episodes whose last access is before cutoff, but the one that
+ * holds keep_key. */
+static void prune_episodes(struct wf_episode *v, size_t *n, int64_t cutoff,
+                           const char *keep_key)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (v[i].last >= cutoff || episode_has(&v[i], keep_key))
+            v[w++] = v[i];
+        else
+            free(v[i].acc);
+    }
+    *n = w;
+}
+
 static void prune(const struct wf_policy *p, struct wf_child *s,
                   const char *keep_key)
 {
@@ -361,23 +376,8 @@ static void prune(const struct wf_policy *p, struct wf_child *s,
             s->hist[w++] = s->hist[i];
     s->n_hist = w;
 
-    w = 0;
-    for (size_t i = 0; i < s->n_one; i++) {
-        if (s->one[i].last >= cutoff || episode_has(&s->one[i], keep_key))
-            s->one[w++] = s->one[i];
-        else
-            free(s->one[i].acc);
-    }
-    s->n_one = w;
-
-    w = 0;
-    for (size_t i = 0; i < s->n_ep; i++) {
-        if (s->ep[i].last >= cutoff || episode_has(&s->ep[i], keep_key))
-            s->ep[w++] = s->ep[i];
-        else
-            free(s->ep[i].acc);
-    }
-    s->n_ep = w;
+    prune_episodes(s->one, &s->n_one, cutoff, keep_key);
+    prune_episodes(s->ep, &s->n_ep, cutoff, keep_key);
 }
 
 /* ---- actions ---------------------------------------------------------------- */

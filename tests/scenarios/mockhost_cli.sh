@@ -144,7 +144,7 @@ build -o "$tmp/other.so" "$tmp/other.c"
 run "ABI refusal" 2 "$M" --plugin "$tmp/abi99.so" --config "$CONFIG" \
     --cases "$CASES" deliver "$CASES"
 expect_in "ABI refusal names both versions" "$tmp/err" \
-    "plugin ABI 99.7 is not compatible with host ABI 1.0"
+    "plugin ABI 99.7 is not compatible with host ABI 1.1"
 expect_in "ABI refusal names the plugin" "$tmp/err" "$tmp/abi99.so"
 expect_lines "ABI refusal: one error line" "$tmp/err" 1
 
