@@ -1524,7 +1524,7 @@ static void test_repeat_threshold_and_window(void **st)
     p.repeat_window_days = 183;
     memset(&s, 0, sizeof s);
     for (int i = 0; i < WF_REPEAT_SHOW + 3; i++) {
-        char au[8];
+        char au[16];
         snprintf(au, sizeof au, "u%d", i);
         struct wf_access ai = mk((struct spec){.at = utc(2024, 3, 1 + 2 * i, 9, 0),
                                                .author = au});
