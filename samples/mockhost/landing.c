@@ -343,13 +343,14 @@ static void tel_uri(const char *phone, char *out, size_t cap)
     const char *p = phone;
     while (*p == ' ')
         p++;
-    if (*p == '+' && n + 1 < cap)
+    int plus = *p == '+' && n + 1 < cap;
+    if (plus)
         out[n++] = '+';
     int first = 1;
     for (; *p && n + 4 < cap; p++) {
         if (!is_digit(*p))
             continue;
-        if (first && *p == '0' && out[0] != '+') {
+        if (first && *p == '0' && !plus) {
             memcpy(out + n, "+44", 3);
             n += 3;
             first = 0;
