@@ -614,17 +614,30 @@ static void put_place(FILE *f, const cJSON *timeline, int first_idx)
     }
     if (cJSON_IsFalse(resolved))
         fputs(" &middot; not found in the ODS data", f);
-    fputs("</p>\n<p class=\"viewer\">Viewed by ", f);
-    k = 0;
+    fputs("</p>\n", f);
+    /* who viewed, one line each; with several views here, each says when */
+    int several = k > 1;
     for (int j = first_idx; j < n; j++) {
         const cJSON *t = cJSON_GetArrayItem(timeline, j);
         if (!same_place(t, s))
             continue;
-        if (k++)
-            fputs("; ", f);
+        fputs("<p class=\"viewer\">", f);
+        if (several) {
+            int64_t at;
+            struct uk_time u;
+            if (parse_iso(jstr(t, "at"), &at) == 0) {
+                uk_time(at, &u);
+                fprintf(f, "At %s, viewed by ", u.hm);
+            } else {
+                fputs("Viewed by ", f);
+            }
+        } else {
+            fputs("Viewed by ", f);
+        }
         put_viewer(f, t);
+        fputs("</p>\n", f);
     }
-    fputs("</p>\n</div>\n<p class=\"call\">", f);
+    fputs("</div>\n<p class=\"call\">", f);
     char tel[48];
     tel_uri(phone, tel, sizeof tel);
     if (tel[0]) {
