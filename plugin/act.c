@@ -266,7 +266,43 @@ static int quarantine(struct cpis_plugin *p, const struct cpis_event *ev, int co
 
 /* ---- carrying out actions -------------------------------------------------- */
 
-static char *episode_json(const struct wf_episode *e)
+/* What a landing entry / case note adds to its episode's detail: the case,
+ * the child as the host knows them, the entry's state and the repeat count
+ * (docs/host-integration.md lists the keys). */
+static void add_document_detail(cJSON *o, const struct wf_action *act,
+                                const struct cpis_case *c)
+{
+    char ts[32];
+    cJSON_AddStringToObject(o, "case_id", act->case_id);
+    cJSON_AddStringToObject(o, "child_name", c ? c->child_name : "");
+    cJSON_AddStringToObject(o, "date_of_birth", c ? c->date_of_birth : "");
+    cJSON_AddStringToObject(o, "worker", act->worker);
+    cJSON_AddStringToObject(o, "team", act->team);
+    cJSON_AddStringToObject(o, "state", act->done ? "done" : "awaiting_action");
+    if (act->done) {
+        cpis_iso_format(act->done_at, ts, sizeof ts);
+        cJSON_AddStringToObject(o, "done_at", ts);
+    }
+    const struct wf_repeat *r = act->repeat;
+    cJSON_AddNumberToObject(o, "episodes_in_window", r->count);
+    cJSON_AddBoolToObject(o, "repeat", r->repeat);
+    cJSON_AddNumberToObject(o, "repeat_window_days", r->window_days);
+    cJSON_AddNumberToObject(o, "repeat_threshold", r->threshold);
+    char *line = wf_render_repeat_line(r);
+    cJSON_AddStringToObject(o, "repeat_text", line ? line : "");
+    free(line);
+    cJSON *earlier = cJSON_AddArrayToObject(o, "earlier");
+    for (size_t i = 0; earlier && i < r->n_earlier; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cpis_iso_format(r->earlier[i].at, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "first", ts);
+        cJSON_AddStringToObject(x, "place", r->earlier[i].place);
+        cJSON_AddItemToArray(earlier, x);
+    }
+}
+
+static char *episode_json(const struct wf_episode *e, const struct wf_action *act,
+                          const struct cpis_case *c)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "episode", e->id);
@@ -275,6 +311,8 @@ static char *episode_json(const struct wf_episode *e)
     cJSON_AddStringToObject(o, "first", ts);
     cpis_iso_format(e->last, ts, sizeof ts);
     cJSON_AddStringToObject(o, "last", ts);
+    if (act && act->repeat)
+        add_document_detail(o, act, c);
     cJSON *tl = cJSON_AddArrayToObject(o, "timeline");
     for (size_t i = 0; i < e->n; i++) {
         const struct wf_access *a = &e->acc[i];
@@ -303,7 +341,9 @@ static char *episode_json(const struct wf_episode *e)
             cJSON_AddStringToObject(s, "closed", a->closed_on);
         cJSON_AddStringToObject(s, "setting", a->setting);
         cJSON_AddStringToObject(s, "setting_label", wf_setting_label(a->setting));
-        cJSON_AddStringToObject(s, "phone", a->phone);
+        char phone[48];
+        wf_format_phone(a->phone, phone, sizeof phone);
+        cJSON_AddStringToObject(s, "phone", phone);
         cJSON_AddStringToObject(s, "viewer", a->viewer);
         cJSON_AddStringToObject(s, "role", a->role);
         cJSON_AddStringToObject(s, "role_name", a->role_name);
@@ -322,23 +362,25 @@ static char *record_json(const struct wf_access *a)
     struct wf_episode one = {.n = 1, .acc = (struct wf_access *)a, .first = a->at,
                              .last = a->at};
     snprintf(one.id, sizeof one.id, "%s", a->key);
-    return episode_json(&one);
+    return episode_json(&one, NULL, NULL);
 }
 
 /* The episode's machine-readable detail, built once per decision and shared
  * by the landing entry and the case-note stub of the same episode. */
 struct detail_cache {
     const struct wf_episode *episode;
+    const struct cpis_case *c;   /* the case the documents are about */
     char *json;
 };
 
-static const char *episode_detail(struct detail_cache *dc, const struct wf_episode *e)
+static const char *episode_detail(struct detail_cache *dc, const struct wf_action *act)
 {
+    const struct wf_episode *e = act->episode;
     if (e == NULL)
         return NULL;
     if (dc->episode != e || dc->json == NULL) {
         free(dc->json);
-        dc->json = episode_json(e);
+        dc->json = episode_json(e, act, dc->c);
         dc->episode = e;
     }
     return dc->json;
@@ -390,7 +432,7 @@ static int do_action(struct cpis_plugin *p, const struct wf_action *act,
             act->kind == WF_ACT_LANDING ? h->publish_landing : h->write_case_note;
         if (fn == NULL)
             return CPIS_OK; /* degraded host: logged at init */
-        const char *detail = episode_detail(dc, act->episode);
+        const char *detail = episode_detail(dc, act);
         struct cpis_document d = {
             .struct_size = sizeof d,
             .revision = act->revision,
@@ -415,21 +457,45 @@ static int do_action(struct cpis_plugin *p, const struct wf_action *act,
 
 /* ---- one access -------------------------------------------------------------- */
 
+/* The host's case for the child.  The child's name and date of birth
+ * (appended in ABI 1.1) are read only from a host whose table says 1.1 or
+ * later and which left struct_size covering them; from a 1.0 host they stay
+ * "" and the texts say the name is not known to the host. */
+static int lookup_case(struct cpis_plugin *p, const char *nhs, struct cpis_case *c)
+{
+    const struct cpis_host_api *h = p->host;
+    memset(c, 0, sizeof *c);
+    c->struct_size = sizeof *c;
+    int rc = h->case_lookup(h->ctx, nhs, c);
+    if (rc == CPIS_ERR_NOT_FOUND) {
+        memset(c, 0, sizeof *c);
+        c->struct_size = sizeof *c;
+        c->status = CPIS_CASE_UNKNOWN;
+    } else if (rc != CPIS_OK) {
+        return cpis_host_status(rc);
+    }
+    if (c->status != CPIS_CASE_OPEN && c->status != CPIS_CASE_CLOSED)
+        c->status = CPIS_CASE_UNKNOWN;
+    c->case_id[sizeof c->case_id - 1] = c->worker[sizeof c->worker - 1] = '\0';
+    c->manager[sizeof c->manager - 1] = c->team[sizeof c->team - 1] = '\0';
+    if (h->abi_minor >= 1 && CPIS_HAS_FIELD(c, struct cpis_case, date_of_birth)) {
+        c->child_name[sizeof c->child_name - 1] = '\0';
+        c->date_of_birth[sizeof c->date_of_birth - 1] = '\0';
+    } else {
+        c->child_name[0] = c->date_of_birth[0] = '\0';
+    }
+    c->struct_size = sizeof *c; /* our own copy from here on */
+    return CPIS_OK;
+}
+
 static int process_access(struct cpis_plugin *p, const struct runtime *rt,
                           const struct cpis_access *a, const char *nid)
 {
     const struct cpis_host_api *h = p->host;
     struct cpis_case c;
-    memset(&c, 0, sizeof c);
-    c.struct_size = sizeof c;
-    int rc = h->case_lookup(h->ctx, a->nhs_number, &c);
-    if (rc == CPIS_ERR_NOT_FOUND) {
-        c.status = CPIS_CASE_UNKNOWN;
-    } else if (rc != CPIS_OK) {
-        return cpis_host_status(rc);
-    }
-    if (c.status != CPIS_CASE_OPEN && c.status != CPIS_CASE_CLOSED)
-        c.status = CPIS_CASE_UNKNOWN;
+    int rc = lookup_case(p, a->nhs_number, &c);
+    if (rc != CPIS_OK)
+        return rc;
 
     struct wf_access w;
     cpis_enrich_access(rt, a, &w, nid);
@@ -500,7 +566,7 @@ static int process_access(struct cpis_plugin *p, const struct runtime *rt,
             break;
         }
     }
-    struct detail_cache dc = {NULL, NULL};
+    struct detail_cache dc = {NULL, &c, NULL};
     for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
         rc = do_action(p, &acts.v[i], &w, a->nhs_number, &dc);
     free(dc.json);
@@ -534,7 +600,7 @@ static int process_inactive(struct cpis_plugin *p, const struct runtime *rt,
         if (wf_decide_inactive(&rt->pol, n->message_id, k, display, repl, n->la_code,
                                s->upload_file, n->created, &acts) != 0)
             return CPIS_ERR_NOMEM;
-        struct detail_cache dc = {NULL, NULL};
+        struct detail_cache dc = {NULL, NULL, NULL};
         for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
             rc = do_action(p, &acts.v[i], NULL, s->nhs_number, &dc);
         free(dc.json);
@@ -787,4 +853,80 @@ int cpis_apply_switch(struct cpis_plugin *p, const struct runtime *rt)
     if (rc != CPIS_OK)
         cpis_log(p, CPIS_LOG_WARN, "recording the applied workflow failed; will try again");
     return rc;
+}
+
+/* ---- a case note completed (ABI 1.1 hook) ------------------------------------ */
+
+int cpis_note_completed(struct cpis_plugin *p, const struct runtime *rt,
+                        const struct cpis_note_completion *nc)
+{
+    const struct cpis_host_api *h = p->host;
+    char nhs[16];
+    if (!CPIS_HAS_FIELD(nc, struct cpis_note_completion, completed_at) ||
+        nc->note_id == NULL || nc->nhs_number == NULL ||
+        cpis_nhs_normalise(nc->nhs_number, nhs, sizeof nhs) != 0) {
+        cpis_log(p, CPIS_LOG_WARN, "note completion refused: %s",
+                 nc == NULL || nc->note_id == NULL ? "no note id"
+                                                   : "not a valid NHS number");
+        return CPIS_ERR_INVALID_ARG;
+    }
+    struct cpis_case c;
+    int rc = lookup_case(p, nhs, &c);
+    if (rc != CPIS_OK)
+        return rc;
+    char display[16], key[32];
+    cpis_nhs_display(nhs, display, sizeof display);
+    snprintf(key, sizeof key, "child/%s", nhs);
+    int64_t at = nc->completed_at;
+    for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        char *val = NULL;
+        size_t len = 0;
+        uint64_t ver = 0;
+        rc = state_read(p, key, &val, &len, &ver);
+        if (rc != CPIS_OK)
+            return rc;
+        struct wf_child child;
+        memset(&child, 0, sizeof child);
+        if (val == NULL || cpis_state_decode(val, len, &child) != 0) {
+            free(val);
+            cpis_log(p, CPIS_LOG_WARN, "note %s completed: the plugin holds no state "
+                     "for its child", nc->note_id);
+            return CPIS_ERR_NOT_FOUND;
+        }
+        free(val);
+        struct wf_actions acts;
+        int d = wf_decide_note_done(&rt->pol, &c, display, nc->note_id, at, &child, &acts);
+        if (d != 0) {
+            wf_child_free(&child);
+            if (d < 0)
+                return CPIS_ERR_NOMEM;
+            cpis_log(p, CPIS_LOG_WARN, "note %s completed: its episode is no longer "
+                     "kept (or not this child's); the landing entry is unchanged",
+                     nc->note_id);
+            return CPIS_ERR_NOT_FOUND;
+        }
+        if (acts.new_access) {
+            char *enc = cpis_state_encode(&child);
+            rc = enc ? h->state_put(h->ctx, key, enc, strlen(enc), ver) : CPIS_ERR_NOMEM;
+            free(enc);
+            if (rc == CPIS_ERR_CONFLICT) {
+                wf_actions_free(&acts);
+                wf_child_free(&child);
+                sched_yield();
+                continue;
+            }
+            rc = rc == CPIS_ERR_NOMEM ? rc : cpis_host_status(rc);
+        }
+        struct detail_cache dc = {NULL, &c, NULL};
+        for (size_t i = 0; rc == CPIS_OK && i < acts.n; i++)
+            rc = do_action(p, &acts.v[i], NULL, nhs, &dc);
+        free(dc.json);
+        cpis_log(p, CPIS_LOG_INFO, "note %s completed: landing entry %s", nc->note_id,
+                 acts.new_access ? "marked done" : "was already done");
+        wf_actions_free(&acts);
+        wf_child_free(&child);
+        return rc;
+    }
+    cpis_log(p, CPIS_LOG_WARN, "child state kept changing under us; retry later");
+    return CPIS_ERR_RETRY;
 }

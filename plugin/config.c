@@ -187,6 +187,8 @@ static void set_defaults(struct cpis_config *c)
     c->max_span_minutes = 4320;
     c->threshold_count = 3;
     c->threshold_days = 183;
+    c->repeat_window_days = 183;
+    c->repeat_threshold = 2;
     c->max_message_bytes = 1048576;
     snprintf(c->data_quality_owner, sizeof c->data_quality_owner, "cpis.data.quality");
     snprintf(c->first_response_inbox, sizeof c->first_response_inbox, "first.response.inbox");
@@ -319,7 +321,7 @@ int cpis_config_parse(const char *json, size_t len, const char *base_dir,
     }
 
     static const char *const top_keys[] = {"workflow", "flags", "episodes", "first_response",
-                                           "ods", "limits", "data_quality", NULL};
+                                           "repeats", "ods", "limits", "data_quality", NULL};
     if (root)
         check_keys(&p, root, "", top_keys);
 
@@ -395,6 +397,14 @@ int cpis_config_parse(const char *json, size_t len, const char *base_dir,
         }
     }
 
+    const cJSON *rep = section(&p, root, "repeats");
+    if (rep) {
+        static const char *const k[] = {"window_days", "threshold", NULL};
+        check_keys(&p, rep, "repeats", k);
+        get_int(&p, rep, "repeats", "window_days", 1, 3660, &c.repeat_window_days);
+        get_int(&p, rep, "repeats", "threshold", 2, 1000, &c.repeat_threshold);
+    }
+
     const cJSON *lim = section(&p, root, "limits");
     if (lim) {
         static const char *const k[] = {"max_message_bytes", NULL};
@@ -458,6 +468,9 @@ size_t cpis_config_effective_json(const struct cpis_config *c, char *out, size_t
     cJSON *rc = cJSON_AddArrayToObject(fr, "recipients");
     cJSON_AddItemToArray(rc, cJSON_CreateString(c->first_response_inbox));
     cJSON_AddItemToArray(rc, cJSON_CreateString(c->first_response_duty));
+    cJSON *rep = cJSON_AddObjectToObject(root, "repeats");
+    cJSON_AddNumberToObject(rep, "window_days", c->repeat_window_days);
+    cJSON_AddNumberToObject(rep, "threshold", c->repeat_threshold);
     cJSON *ods = cJSON_AddObjectToObject(root, "ods");
     cJSON *paths = cJSON_AddArrayToObject(ods, "paths");
     for (size_t i = 0; i < c->n_ods_paths; i++)

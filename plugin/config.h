@@ -30,6 +30,8 @@ struct cpis_config {
     int max_span_minutes;          /* episodes.max_span_minutes (4320) */
     int threshold_count;           /* first_response.threshold_count (3) */
     int threshold_days;            /* first_response.threshold_days (183) */
+    int repeat_window_days;        /* repeats.window_days (183) */
+    int repeat_threshold;          /* repeats.threshold (2) */
     size_t max_message_bytes;      /* limits.max_message_bytes (1048576) */
     char data_quality_owner[64];   /* data_quality.owner ("cpis.data.quality") */
     char first_response_inbox[64]; /* first_response.recipients[0] */

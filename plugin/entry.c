@@ -118,6 +118,8 @@ static struct runtime *runtime_build(const struct cpis_config_source *src, char 
     p->max_span_minutes = c->max_span_minutes;
     p->threshold_count = c->threshold_count;
     p->threshold_days = c->threshold_days;
+    p->repeat_window_days = c->repeat_window_days;
+    p->repeat_threshold = c->repeat_threshold;
     p->data_quality_owner = c->data_quality_owner;
     p->first_response_inbox = c->first_response_inbox;
     p->first_response_duty = c->first_response_duty;
@@ -204,6 +206,17 @@ static int on_config_changed(void *user, const struct cpis_config_source *src, c
     (void)cpis_apply_switch(p, rt);
     rt_release(p, rt);
     return CPIS_OK;
+}
+
+static int on_note_completed(void *user, const struct cpis_note_completion *nc)
+{
+    struct cpis_plugin *p = user;
+    if (p == NULL || nc == NULL)
+        return CPIS_ERR_INVALID_ARG;
+    struct runtime *rt = rt_acquire(p);
+    int rc = cpis_note_completed(p, rt, nc);
+    rt_release(p, rt);
+    return rc;
 }
 
 static void on_shutdown(void *user)
@@ -315,6 +328,21 @@ static int plugin_init(const struct cpis_host_api *host, const struct cpis_confi
             instance_gone();
             return rc;
         }
+    }
+    /* ABI 1.1: completed case notes.  A 1.0 host is not asked (it does not
+     * know the hook kind); the plugin works without it (entries then stay
+     * "awaiting action"). */
+    if (host->abi_minor >= 1) {
+        /* Optional: a host that refuses it still gets everything else. */
+        int rc = host->register_hook(host->ctx, CPIS_HOOK_NOTE_COMPLETED,
+                                     (void (*)(void))on_note_completed, p);
+        if (rc != CPIS_OK)
+            cpis_log(p, CPIS_LOG_INFO, "host refused the note-completed hook (%s): "
+                     "landing entries stay awaiting action", status_name(rc));
+    } else {
+        cpis_log(p, CPIS_LOG_INFO, "host ABI %u.%u: no child name or date of birth, no "
+                 "completed case notes (ABI 1.1); working without them",
+                 host->abi_major, host->abi_minor);
     }
     if (!host->publish_landing || !host->write_case_note)
         cpis_log(p, CPIS_LOG_WARN,

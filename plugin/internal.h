@@ -46,6 +46,9 @@ const char *cpis_message_error_name(int error);
 int cpis_handle_event(struct cpis_plugin *p, struct runtime *rt,
                       const struct cpis_event *ev, struct cpis_outcome *out);
 int cpis_apply_switch(struct cpis_plugin *p, const struct runtime *rt);
+/* The ABI 1.1 note hook's work: mark the stub's landing entry done. */
+int cpis_note_completed(struct cpis_plugin *p, const struct runtime *rt,
+                        const struct cpis_note_completion *nc);
 /* Fill the parse view of one access (ODS enrichment) for parse output and
  * the workflow. */
 void cpis_enrich_access(const struct runtime *rt, const struct cpis_access *a,

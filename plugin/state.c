@@ -2,7 +2,10 @@
  * state.c - (de)serialise struct wf_child with cJSON.
  *
  * Shape: {"v":2,"hist":"AT KEY;AT KEY;...","ep":[{"id":..,"first":..,
- *         "last":..,"rev":..,"acc":[{...access...}]}]}
+ *         "last":..,"rev":..,"acc":[{...access...}]}],"one":[...]}
+ * An episode whose case note was completed also has "done":1,"done_at":T;
+ * "one" (episodes off: the one-access entries on open cases) is written only
+ * when not empty.  Both are read as absent from states written before.
  * The history (every access of the child within the rule horizon: the
  * longest part of the state) is one string of "epoch-seconds key" pairs
  * rather than an array of arrays: one JSON value instead of three per
@@ -56,6 +59,24 @@ static cJSON *access_json(const struct wf_access *a)
     return o;
 }
 
+/* An episode; "done"/"done_at" only once its case note was completed. */
+static cJSON *episode_to_json(const struct wf_episode *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", e->id);
+    cJSON_AddNumberToObject(o, "first", (double)e->first);
+    cJSON_AddNumberToObject(o, "last", (double)e->last);
+    cJSON_AddNumberToObject(o, "rev", e->revision);
+    if (e->done) {
+        cJSON_AddNumberToObject(o, "done", 1);
+        cJSON_AddNumberToObject(o, "done_at", (double)e->done_at);
+    }
+    cJSON *acc = cJSON_AddArrayToObject(o, "acc");
+    for (size_t j = 0; acc && j < e->n; j++)
+        cJSON_AddItemToArray(acc, access_json(&e->acc[j]));
+    return o;
+}
+
 char *cpis_state_encode(const struct wf_child *c)
 {
     cJSON *root = cJSON_CreateObject();
@@ -83,17 +104,12 @@ char *cpis_state_encode(const struct wf_child *c)
     cJSON_AddStringToObject(root, "hist", hist);
     free(hist);
     cJSON *eps = cJSON_AddArrayToObject(root, "ep");
-    for (size_t i = 0; eps && i < c->n_ep; i++) {
-        const struct wf_episode *e = &c->ep[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", e->id);
-        cJSON_AddNumberToObject(o, "first", (double)e->first);
-        cJSON_AddNumberToObject(o, "last", (double)e->last);
-        cJSON_AddNumberToObject(o, "rev", e->revision);
-        cJSON *acc = cJSON_AddArrayToObject(o, "acc");
-        for (size_t j = 0; acc && j < e->n; j++)
-            cJSON_AddItemToArray(acc, access_json(&e->acc[j]));
-        cJSON_AddItemToArray(eps, o);
+    for (size_t i = 0; eps && i < c->n_ep; i++)
+        cJSON_AddItemToArray(eps, episode_to_json(&c->ep[i]));
+    if (c->n_one) {
+        cJSON *one = cJSON_AddArrayToObject(root, "one");
+        for (size_t i = 0; one && i < c->n_one; i++)
+            cJSON_AddItemToArray(one, episode_to_json(&c->one[i]));
     }
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -134,6 +150,26 @@ static void access_from_json(const cJSON *o, struct wf_access *a)
     get_str(o, "inmsg", a->place_in_message, sizeof a->place_in_message);
     a->place_via_parent = get_num(o, "via") != 0;
     get_str(o, "closed", a->closed_on, sizeof a->closed_on);
+}
+
+static int episode_from_json(const cJSON *it, struct wf_episode *e)
+{
+    get_str(it, "id", e->id, sizeof e->id);
+    e->first = get_num(it, "first");
+    e->last = get_num(it, "last");
+    e->revision = (uint32_t)get_num(it, "rev");
+    e->done = get_num(it, "done") != 0;
+    e->done_at = get_num(it, "done_at");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(it, "acc");
+    if (!cJSON_IsArray(acc))
+        return -1;
+    size_t na = (size_t)cJSON_GetArraySize(acc);
+    e->acc = na ? calloc(na, sizeof *e->acc) : NULL;
+    if (na && !e->acc)
+        return -1;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, acc) access_from_json(a, &e->acc[e->n++]);
+    return 0;
 }
 
 int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
@@ -202,20 +238,22 @@ int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
     }
     cJSON_ArrayForEach(it, eps)
     {
-        struct wf_episode *e = &c->ep[c->n_ep++];
-        get_str(it, "id", e->id, sizeof e->id);
-        e->first = get_num(it, "first");
-        e->last = get_num(it, "last");
-        e->revision = (uint32_t)get_num(it, "rev");
-        const cJSON *acc = cJSON_GetObjectItemCaseSensitive(it, "acc");
-        if (!cJSON_IsArray(acc))
+        if (episode_from_json(it, &c->ep[c->n_ep++]) != 0)
             goto bad;
-        size_t na = (size_t)cJSON_GetArraySize(acc);
-        e->acc = na ? calloc(na, sizeof *e->acc) : NULL;
-        if (na && !e->acc)
+    }
+    const cJSON *one = cJSON_GetObjectItemCaseSensitive(root, "one");
+    if (one != NULL) {
+        if (!cJSON_IsArray(one))
             goto bad;
-        const cJSON *a;
-        cJSON_ArrayForEach(a, acc) access_from_json(a, &e->acc[e->n++]);
+        size_t no = (size_t)cJSON_GetArraySize(one);
+        c->one = no ? calloc(no, sizeof *c->one) : NULL;
+        if (no && !c->one)
+            goto bad;
+        cJSON_ArrayForEach(it, one)
+        {
+            if (episode_from_json(it, &c->one[c->n_one++]) != 0)
+                goto bad;
+        }
     }
     cJSON_Delete(root);
     return 0;

@@ -36,6 +36,8 @@ static void test_defaults_v6(void **state)
     assert_int_equal(c.max_span_minutes, 4320);
     assert_int_equal(c.threshold_count, 3);
     assert_int_equal(c.threshold_days, 183);
+    assert_int_equal(c.repeat_window_days, 183);
+    assert_int_equal(c.repeat_threshold, 2);
     assert_int_equal(c.max_message_bytes, 1048576);
     cpis_config_free(&c);
 }
@@ -100,6 +102,12 @@ static void test_every_error_names_the_key(void **state)
          "episodes.max_span_minutes"},
         {"{\"first_response\":{\"threshold_count\":-1}}", "first_response.threshold_count"},
         {"{\"first_response\":{\"threshold_days\":\"183\"}}", "first_response.threshold_days"},
+        {"{\"repeats\":{\"window_days\":0}}", "repeats.window_days"},
+        {"{\"repeats\":{\"window_days\":\"183\"}}", "repeats.window_days"},
+        {"{\"repeats\":{\"threshold\":1}}", "repeats.threshold"},
+        {"{\"repeats\":{\"threshold\":2.5}}", "repeats.threshold"},
+        {"{\"repeats\":{\"treshold\":2}}", "repeats.treshold: unknown key"},
+        {"{\"repeats\":true}", "repeats: expected an object"},
         {"{\"ods\":{\"paths\":\"../ods\"}}", "ods.paths"},
         {"{\"ods\":{\"paths\":[1]}}", "ods.paths[0]"},
         {"{\"ods\":{\"settings\":{\"RYA\":\"spaceship\"}}}", "ods.settings.RYA"},
@@ -161,6 +169,23 @@ static void test_refused_text_and_numbers(void **state)
     char err[256] = "";
     assert_int_equal(cpis_config_parse("", 0, "/etc/cpis", NULL, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "empty"));
+}
+
+static void test_repeats_section(void **state)
+{
+    (void)state;
+    struct cpis_config c;
+    char err[512] = "";
+    assert_int_equal(parse("{\"repeats\":{\"window_days\":90,\"threshold\":3}}", &c, err,
+                           sizeof err),
+                     0);
+    assert_int_equal(c.repeat_window_days, 90);
+    assert_int_equal(c.repeat_threshold, 3);
+    char eff[4096];
+    cpis_config_effective_json(&c, eff, sizeof eff);
+    assert_non_null(strstr(eff, "\"repeats\""));
+    assert_non_null(strstr(eff, "\"window_days\":\t90"));
+    cpis_config_free(&c);
 }
 
 static void test_all_problems_reported(void **state)
@@ -233,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_every_error_names_the_key),
         cmocka_unit_test(test_refused_text_and_numbers),
         cmocka_unit_test(test_all_problems_reported),
+        cmocka_unit_test(test_repeats_section),
         cmocka_unit_test(test_relative_ods_paths),
         cmocka_unit_test(test_sample_configs),
     };

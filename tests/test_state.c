@@ -80,6 +80,59 @@ static void test_round_trip(void **state)
     wf_child_free(&d);
 }
 
+/* A completed episode and the one-access entries kept with episodes off
+ * (issue 13) read back; a state without them reads as before. */
+static void test_done_and_one_access_entries(void **state)
+{
+    (void)state;
+    struct wf_child c, d;
+    fill(&c);
+    c.ep[0].done = 1;
+    c.ep[0].done_at = 1710600000;
+    c.n_one = 1;
+    c.one = calloc(1, sizeof *c.one);
+    struct wf_episode *o = &c.one[0];
+    snprintf(o->id, sizeof o->id, "land/%s", c.hist[2].key);
+    o->first = o->last = c.hist[2].at;
+    o->revision = 2;
+    o->done = 1;
+    o->done_at = 1733800000;
+    o->n = 1;
+    o->acc = calloc(1, sizeof *o->acc);
+    snprintf(o->acc[0].key, sizeof o->acc[0].key, "%s", c.hist[2].key);
+    o->acc[0].at = c.hist[2].at;
+    snprintf(o->acc[0].place, sizeof o->acc[0].place, "COUNTY HOSPITAL");
+    char *json = cpis_state_encode(&c);
+    assert_non_null(strstr(json, "\"done\":1"));
+    assert_int_equal(cpis_state_decode(json, strlen(json), &d), 0);
+    assert_int_equal(d.ep[0].done, 1);
+    assert_int_equal(d.ep[0].done_at, 1710600000);
+    assert_int_equal(d.n_one, 1);
+    assert_string_equal(d.one[0].id, c.one[0].id);
+    assert_int_equal(d.one[0].revision, 2);
+    assert_int_equal(d.one[0].done, 1);
+    assert_int_equal(d.one[0].done_at, 1733800000);
+    assert_string_equal(d.one[0].acc[0].place, "COUNTY HOSPITAL");
+    free(json);
+    wf_child_free(&d);
+    /* not done, no entries kept: neither key is written */
+    c.ep[0].done = 0;
+    for (size_t i = 0; i < c.n_one; i++)
+        free(c.one[i].acc);
+    free(c.one);
+    c.one = NULL;
+    c.n_one = 0;
+    json = cpis_state_encode(&c);
+    assert_null(strstr(json, "\"done\""));
+    assert_null(strstr(json, "\"one\""));
+    assert_int_equal(cpis_state_decode(json, strlen(json), &d), 0);
+    assert_int_equal(d.ep[0].done, 0);
+    assert_int_equal(d.n_one, 0);
+    free(json);
+    wf_child_free(&d);
+    wf_child_free(&c);
+}
+
 static void test_empty_child(void **state)
 {
     (void)state;
@@ -147,6 +200,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_done_and_one_access_entries),
         cmocka_unit_test(test_empty_child),
         cmocka_unit_test(test_reads_format_1),
         cmocka_unit_test(test_reads_format_2_and_fr_marks),

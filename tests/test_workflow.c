@@ -778,27 +778,31 @@ static void test_cascade_v6(void **st)
     assert_true(s.ep[0].first == acc[0].at);
     assert_true(s.ep[0].last == acc[4].at);
 
+    /* each place once, with its times */
     const char *pathway =
-        "Pathway: NHS 111 14:02 (" SHOW_111 ") -> Ambulance service 14:05 ("
-        SHOW_RYA01 ") -> Ambulance service 14:20 (" SHOW_RYA02
-        ") -> Hospital 15:10 (" SHOW_RJE01 ") -> Hospital 18:45 (" SHOW_RJE01 ")\n";
+        "Pathway: NHS 111: " SHOW_111 " 14:02 -> Ambulance service: " SHOW_RYA01
+        " 14:05 -> Ambulance service: " SHOW_RYA02 " 14:20 -> Hospital: " SHOW_RJE01
+        " 15:10, 18:45\n";
     const char *texts[2] = {last_landing, last_note};
     for (int t = 0; t < 2; t++) {
         const char *b = texts[t];
         assert_non_null(strstr(b, pathway));
         assert_non_null(strstr(b, "Case: C-1001"));
-        assert_non_null(strstr(b, "NHS number 944 930 5552"));
+        /* the landing entry masks the NHS number; the case note shows it */
+        assert_non_null(strstr(b, t == 0 ? "NHS number *** *** 5552" : "NHS number 944 930 5552"));
+        if (t == 0)
+            assert_null(strstr(b, "944 930 5552"));
         assert_non_null(strstr(b, "15 Mar 2024 14:02 GMT to 15 Mar 2024 18:45 GMT (5 views"));
         /* details in time order, with names, parents, roles and phones */
         const char *order[] = {
             "1. 15 Mar 2024 14:02 GMT", SHOW_111 " (NL3)",
             "NHS 111 system, responsible: Jo Clarke", PHONE_111,
             "2. 15 Mar 2024 14:05 GMT", SHOW_RYA01 " (RYA01), part of " SHOW_RYA,
-            "Alex Green, Call Handler (R8003)", PHONE_RYA,
+            "Alex Green, Call Handler\n", PHONE_RYA,
             "3. 15 Mar 2024 14:20 GMT", SHOW_RYA02 " (RYA02)", "Chris Hall, Paramedic",
             "4. 15 Mar 2024 15:10 GMT", SHOW_RJE01 " (RJE01), part of " SHOW_RJE,
-            "Dr Sam Patel, Specialist Registrar (R0260)", PHONE_RJE,
-            "5. 15 Mar 2024 18:45 GMT", "Kim Lee, Staff Nurse (R0570)", PHONE_RJE};
+            "Dr Sam Patel, Specialist Registrar\n", PHONE_RJE,
+            "5. 15 Mar 2024 18:45 GMT", "Kim Lee, Staff Nurse\n", PHONE_RJE};
         const char *from = b;
         for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
             const char *q = strstr(from, order[k]);
@@ -1238,7 +1242,7 @@ static void test_out_of_order_same_episodes(void **st)
     /* the pathway follows access time, not arrival time */
     char *body = wf_render_landing(&c, "944 930 5552", &ref.ep[0]);
     assert_non_null(body);
-    assert_non_null(strstr(body, "NHS 111 14:02 (" SHOW_111 ") -> Ambulance service 14:05"));
+    assert_non_null(strstr(body, "NHS 111: " SHOW_111 " 14:02 -> Ambulance service: "));
     free(body);
     wf_child_free(&ref);
 }
@@ -1545,17 +1549,18 @@ static void test_render_places_and_viewers(void **st)
     assert_non_null(strstr(b, "Where: RXX99 (code not found in ODS data)"));
     assert_non_null(strstr(b, "Where: Somewhere Clinic, code RXX98 (code not found in ODS data)"));
     assert_non_null(strstr(b, "Who viewed: Pat Doe\n"));
-    assert_non_null(strstr(b, "Who viewed: name not given (job role code R0260)"));
+    assert_non_null(strstr(b, "Who viewed: name not given, job role not named in the "
+                              "message (code R0260)"));
     assert_non_null(strstr(b, "Who viewed: Adastra system, responsible: not named"));
     assert_non_null(strstr(b, "Who viewed: NHS 111 system, responsible: not named"));
     assert_non_null(strstr(b, "Phone: not known"));
     assert_non_null(strstr(b, "Kind of setting: Walk-in centre"));
     assert_non_null(strstr(b, "1 Jul 2024 14:00 BST"));
     /* the timeline gives the date when the day changes */
-    assert_non_null(strstr(b, "Pathway: Unknown setting 14:00 (RXX99, code not found in ODS data) -> "
-                              "Unknown setting 14:30 (Somewhere Clinic, code RXX98 not "
-                              "found in ODS data) -> Walk-in centre 2 Jul 10:10 "
-                              "(Hanley Walk-in Centre) -> NHS 111 10:20 (" SHOW_111 ")"));
+    assert_non_null(strstr(b, "Pathway: Unknown setting: RXX99, code not found in ODS data 14:00 -> "
+                              "Unknown setting: Somewhere Clinic, code RXX98 not "
+                              "found in ODS data 14:30 -> Walk-in centre: "
+                              "Hanley Walk-in Centre 2 Jul 10:10 -> NHS 111: " SHOW_111 " 10:20\n"));
     assert_code_named(b, "M83010", "Hanley Walk-in Centre");
     assert_true(ends_with(b, "ACTION TAKEN (to be completed by the social worker):\n\n"));
     free(b);
@@ -1608,11 +1613,270 @@ static void test_render_parent_and_message_name(void **st)
     assert_null(strstr(b, "part of Whittington")); /* said once, as "a site of" */
     assert_non_null(strstr(b, "Where: City Hospitals Sunderland NHS Foundation Trust (RLN) "
                               "[closed on 31 Mar 2019]"));
-    assert_non_null(strstr(b, "Hospital 14:00 (a site of Whittington Health NHS Trust)"));
+    assert_non_null(strstr(b, "Hospital: a site of Whittington Health NHS Trust 14:00"));
     free(b);
     b = wf_render_landing(&c, "944 930 5552", &ep);
     assert_non_null(strstr(b, "as named in the message: Whittington Health - Medical Team"));
     free(b);
+}
+
+/* ---- repeats, completed case notes, the child named (issue 13) ----------------- */
+
+/* The document (landing entry, else case note) of a decision, or NULL. */
+static const struct wf_action *doc_of(const struct wf_actions *o)
+{
+    const struct wf_action *x = find_kind(o, WF_ACT_LANDING);
+    return x ? x : find_kind(o, WF_ACT_CASE_NOTE);
+}
+
+/* Three visits of one child, far apart (10 Mar, 9 Apr, 26 Sep 2024), under
+ * both versions and all 32 flag mixes: every landing entry and case note
+ * says how many episodes the child had in the 183-day window, with the
+ * earlier dates and places, and marks a repeat from the 2nd. */
+static void test_repeats_every_flag_mix(void **st)
+{
+    (void)st;
+    struct cpis_case c = open_case();
+    struct wf_access a[3];
+    a[0] = mk((struct spec){.at = utc(2024, 3, 10, 9, 0), .code = "RJE01",
+                            .place = NAME_RJE01, .resolved = 1, .author = "u1"});
+    a[1] = mk((struct spec){.at = utc(2024, 4, 9, 22, 0), .code = "RYA01",
+                            .place = NAME_RYA01, .resolved = 1, .setting = "ambulance",
+                            .author = "u2"});
+    a[2] = mk((struct spec){.at = utc(2024, 9, 26, 12, 0), .code = "NL3", .place = NAME_111,
+                            .resolved = 1, .setting = "nhs_111", .author = "u3"});
+    /* expected count per visit; the 3rd: 10 Mar is 200 days before, out */
+    static const int want[3] = {1, 2, 2};
+    const char *earlier[3] = {NULL, "earlier 10 Mar 2024, " NAME_RJE01,
+                              "earlier 9 Apr 2024, " NAME_RYA01 "\n"};
+    for (int version = 5; version <= 6; version++) {
+        for (int mix = 0; mix < 32; mix++) {
+            struct wf_policy p = version == 5 ? v5() : v6();
+            p.task_activities = mix & 1;
+            p.first_response_routing = (mix >> 1) & 1;
+            p.landing_page = (mix >> 2) & 1;
+            p.case_note_stubs = (mix >> 3) & 1;
+            p.episodes = (mix >> 4) & 1;
+            p.repeat_window_days = 183;
+            p.repeat_threshold = 2;
+            struct wf_child s;
+            memset(&s, 0, sizeof s);
+            for (int i = 0; i < 3; i++) {
+                struct wf_actions o;
+                decide(&p, &c, &a[i], &s, &o);
+                const struct wf_action *x = doc_of(&o);
+                if (!p.landing_page && !p.case_note_stubs) {
+                    assert_null(x);
+                    wf_actions_free(&o);
+                    continue;
+                }
+                assert_non_null(x);
+                assert_non_null(x->repeat);
+                assert_int_equal(x->repeat->count, want[i]);
+                assert_int_equal(x->repeat->repeat, want[i] >= 2);
+                assert_int_equal(x->repeat->n_earlier, (size_t)(want[i] - 1));
+                for (size_t k = 0; k < o.n; k++) {
+                    const struct wf_action *d = &o.v[k];
+                    if (d->kind != WF_ACT_LANDING && d->kind != WF_ACT_CASE_NOTE)
+                        continue;
+                    if (i == 0) {
+                        assert_non_null(strstr(d->body, "Episodes: 1st episode for this "
+                                                        "child in 183 days (no earlier "
+                                                        "episode)\n"));
+                    } else {
+                        assert_non_null(strstr(d->body, "Episodes: REPEAT: 2nd episode for "
+                                                        "this child in 183 days: "));
+                        if (!strstr(d->body, earlier[i]))
+                            fail_msg("v%d mix %d visit %d: no \"%s\" in\n%s", version, mix,
+                                     i, earlier[i], d->body);
+                    }
+                    /* the landing entry says it awaits action */
+                    if (d->kind == WF_ACT_LANDING)
+                        assert_non_null(strstr(d->body, "State: awaiting action"));
+                }
+                wf_actions_free(&o);
+            }
+            wf_child_free(&s);
+        }
+    }
+}
+
+/* The threshold and the window are the policy's. */
+static void test_repeat_threshold_and_window(void **st)
+{
+    (void)st;
+    struct cpis_case c = open_case();
+    struct wf_access a0 = mk((struct spec){.at = utc(2024, 3, 1, 9, 0), .author = "u1"});
+    struct wf_access a1 = mk((struct spec){.at = utc(2024, 3, 20, 9, 0), .author = "u2"});
+    struct wf_policy p = v6();
+    p.repeat_window_days = 183;
+    p.repeat_threshold = 3;
+    struct wf_child s;
+    memset(&s, 0, sizeof s);
+    struct wf_actions o;
+    decide(&p, &c, &a0, &s, &o);
+    wf_actions_free(&o);
+    decide(&p, &c, &a1, &s, &o);
+    const struct wf_action *x = find_kind(&o, WF_ACT_LANDING);
+    assert_int_equal(x->repeat->count, 2);
+    assert_false(x->repeat->repeat);
+    assert_non_null(strstr(x->body, "2nd episode for this child in 183 days: earlier 1 Mar 2024"));
+    assert_non_null(strstr(x->body, "(marked as a repeat from the 3rd episode)"));
+    wf_actions_free(&o);
+    wf_child_free(&s);
+
+    /* a 10-day window: 1 Mar is out of reach of 20 Mar */
+    p.repeat_window_days = 10;
+    p.repeat_threshold = 2;
+    memset(&s, 0, sizeof s);
+    decide(&p, &c, &a0, &s, &o);
+    wf_actions_free(&o);
+    decide(&p, &c, &a1, &s, &o);
+    x = find_kind(&o, WF_ACT_LANDING);
+    assert_int_equal(x->repeat->count, 1);
+    assert_false(x->repeat->repeat);
+    assert_non_null(strstr(x->body, "1st episode for this child in 10 days"));
+    wf_actions_free(&o);
+
+    /* defaults when the policy leaves them 0: 183 days, threshold 2 */
+    struct wf_repeat r;
+    wf_repeats(NULL, &s, NULL, &r);
+    assert_int_equal(r.window_days, 183);
+    assert_int_equal(r.threshold, 2);
+    assert_int_equal(r.count, 1);
+    wf_child_free(&s);
+
+    /* more earlier episodes than shown: "and N before" */
+    p.repeat_window_days = 183;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < WF_REPEAT_SHOW + 3; i++) {
+        char au[16];
+        snprintf(au, sizeof au, "u%d", i);
+        struct wf_access ai = mk((struct spec){.at = utc(2024, 3, 1 + 2 * i, 9, 0),
+                                               .author = au});
+        decide(&p, &c, &ai, &s, &o);
+        if (i == WF_REPEAT_SHOW + 2) {
+            x = find_kind(&o, WF_ACT_LANDING);
+            assert_int_equal(x->repeat->count, WF_REPEAT_SHOW + 3);
+            assert_int_equal(x->repeat->n_earlier, WF_REPEAT_SHOW);
+            /* newest first */
+            assert_true(x->repeat->earlier[0].at > x->repeat->earlier[1].at);
+            assert_non_null(strstr(x->body, "8th episode"));
+            assert_non_null(strstr(x->body, "; and 2 before"));
+        }
+        wf_actions_free(&o);
+    }
+    wf_child_free(&s);
+}
+
+/* Completing the case note marks the landing entry done (a new revision),
+ * once; a later view in the same episode reopens it; with episodes off the
+ * one-access entry is done too, also on re-delivery. */
+static void test_note_done(void **st)
+{
+    (void)st;
+    struct cpis_case c = open_case();
+    struct wf_access acc[5];
+    cascade(acc);
+    for (int episodes = 1; episodes >= 0; episodes--) {
+        struct wf_policy p = v6();
+        p.episodes = episodes;
+        struct wf_child s;
+        memset(&s, 0, sizeof s);
+        struct wf_actions o;
+        decide(&p, &c, &acc[0], &s, &o);
+        const struct wf_action *l = find_kind(&o, WF_ACT_LANDING);
+        const struct wf_action *n = find_kind(&o, WF_ACT_CASE_NOTE);
+        assert_non_null(l);
+        assert_non_null(n);
+        char note_id[96], land_id[96];
+        snprintf(note_id, sizeof note_id, "%s", n->id);
+        snprintf(land_id, sizeof land_id, "%s", l->id);
+        uint32_t rev = l->revision;
+        wf_actions_free(&o);
+
+        int64_t at = utc(2024, 3, 16, 10, 0);
+        assert_int_equal(wf_decide_note_done(&p, &c, "944 930 5552", note_id, at, &s, &o), 0);
+        assert_int_equal(o.new_access, 1);
+        assert_int_equal(o.n, 1);
+        l = &o.v[0];
+        assert_int_equal(l->kind, WF_ACT_LANDING);
+        assert_string_equal(l->id, land_id);
+        assert_int_equal(l->revision, rev + 1);
+        assert_int_equal(l->done, 1);
+        assert_non_null(strstr(l->body, "State: done (case note completed 16 Mar 2024 10:00 GMT)"));
+        assert_non_null(strstr(l->body, "NHS number *** *** 5552"));
+        wf_actions_free(&o);
+        /* again: already done, same revision */
+        assert_int_equal(wf_decide_note_done(&p, &c, "944 930 5552", note_id, at, &s, &o), 0);
+        assert_int_equal(o.new_access, 0);
+        assert_int_equal(o.v[0].revision, rev + 1);
+        wf_actions_free(&o);
+        /* unknown stubs */
+        assert_int_equal(wf_decide_note_done(&p, &c, "944 930 5552", "note/ep-a0", at, &s, &o), 1);
+        assert_int_equal(wf_decide_note_done(&p, &c, "944 930 5552", "land/x", at, &s, &o), 1);
+        /* a re-delivery of the same access keeps it done */
+        decide(&p, &c, &acc[0], &s, &o);
+        l = find_kind(&o, WF_ACT_LANDING);
+        assert_int_equal(l->done, 1);
+        assert_int_equal(l->revision, rev + 1);
+        wf_actions_free(&o);
+        /* the next view of the cascade */
+        decide(&p, &c, &acc[1], &s, &o);
+        l = find_kind(&o, WF_ACT_LANDING);
+        if (episodes) { /* joins the episode: reopened, newer revision */
+            assert_string_equal(l->id, land_id);
+            assert_int_equal(l->done, 0);
+            assert_int_equal(l->revision, rev + 2);
+            assert_non_null(strstr(l->body, "State: awaiting action"));
+        } else { /* its own entry, awaiting */
+            assert_string_not_equal(l->id, land_id);
+            assert_int_equal(l->done, 0);
+        }
+        wf_actions_free(&o);
+        /* the landing page off: the state is marked, nothing to publish */
+        p.landing_page = 0;
+        assert_int_equal(wf_decide_note_done(&p, &c, "944 930 5552", note_id, at, &s, &o), 0);
+        assert_int_equal(o.n, 0);
+        wf_actions_free(&o);
+        wf_child_free(&s);
+    }
+}
+
+static void test_child_named_and_masks(void **st)
+{
+    (void)st;
+    struct cpis_case c = open_case();
+    put(c.child_name, sizeof c.child_name, "Amelia Hughes");
+    put(c.date_of_birth, sizeof c.date_of_birth, "2015-05-12");
+    char *t = wf_render_child(&c);
+    assert_string_equal(t, "Amelia Hughes, born 12 May 2015");
+    free(t);
+    struct cpis_case none = open_case();
+    t = wf_render_child(&none);
+    assert_string_equal(t, "name not known to the host");
+    free(t);
+
+    char m[16];
+    wf_mask_nhs("944 930 5552", m);
+    assert_string_equal(m, "*** *** 5552");
+    wf_mask_nhs("9449305552", m);
+    assert_string_equal(m, "*** *** 5552");
+    wf_mask_nhs("", m);
+    assert_string_equal(m, "");
+
+    static const char *const phones[][2] = {
+        {"01782715444", "01782 715444"},   {"01782 715 444", "01782 715444"},
+        {"0300 100 0404", "0300 100 0404"}, {"03001000404", "0300 100 0404"},
+        {"02079460000", "020 7946 0000"},  {"0113-243-2799", "0113 243 2799"},
+        {"0161 496 0000", "0161 496 0000"}, {"07700900123", "07700 900123"},
+        {"111", "111"},                     {"+44 1782 715444", "+44 1782 715444"},
+        {"01782 715444 ext 12", "01782 715444 ext 12"}};
+    for (size_t i = 0; i < sizeof phones / sizeof phones[0]; i++) {
+        char out[48];
+        wf_format_phone(phones[i][0], out, sizeof out);
+        assert_string_equal(out, phones[i][1]);
+    }
 }
 
 int main(void)
@@ -1645,6 +1909,10 @@ int main(void)
         cmocka_unit_test(test_inactive),
         cmocka_unit_test(test_render_places_and_viewers),
         cmocka_unit_test(test_render_parent_and_message_name),
+        cmocka_unit_test(test_repeats_every_flag_mix),
+        cmocka_unit_test(test_repeat_threshold_and_window),
+        cmocka_unit_test(test_note_done),
+        cmocka_unit_test(test_child_named_and_masks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -381,12 +381,12 @@ static void add_viewer(struct sb *b, const struct wf_access *a)
         return;
     }
     sb_add(b, a->viewer[0] ? a->viewer : "name not given");
-    if (a->role_name[0] && a->role[0])
-        sb_printf(b, ", %s (%s)", a->role_name, a->role);
-    else if (a->role_name[0])
+    /* The role's name; its code only when the message names no role (the
+     * code is always in the entry's detail). */
+    if (a->role_name[0])
         sb_printf(b, ", %s", a->role_name);
     else if (a->role[0])
-        sb_printf(b, " (job role code %s)", a->role);
+        sb_printf(b, ", job role not named in the message (code %s)", a->role);
 }
 
 static void add_access_detail(struct sb *b, size_t i, const struct wf_access *a)
@@ -410,35 +410,158 @@ static void add_access_detail(struct sb *b, size_t i, const struct wf_access *a)
     sb_add(b, "   Who viewed: ");
     add_viewer(b, a);
     sb_add(b, "\n   Phone: ");
-    sb_add(b, a->phone[0] ? a->phone : "not known (no number in the ODS data)");
+    if (a->phone[0]) {
+        char phone[48];
+        wf_format_phone(a->phone, phone, sizeof phone);
+        sb_add(b, phone);
+    } else {
+        sb_add(b, "not known (no number in the ODS data)");
+    }
     sb_add(b, "\n");
+}
+
+/* The pathway as a short timeline: each place once, in the order the child
+ * reached it, with every time it was viewed there ("Hospital: ROYAL STOKE
+ * UNIVERSITY HOSPITAL 15:10, 16:20").  A time carries its date when the day
+ * differs from the time written before it. */
+static int same_place(const struct wf_access *x, const struct wf_access *y)
+{
+    return strcmp(x->place_code, y->place_code) == 0 && strcmp(x->place, y->place) == 0;
 }
 
 static void add_pathway(struct sb *b, const struct wf_episode *ep)
 {
     sb_add(b, "Pathway: ");
+    int64_t prev = 0;
+    int have_prev = 0, groups = 0;
     for (size_t i = 0; i < ep->n; i++) {
         const struct wf_access *a = &ep->acc[i];
-        char t[32];
-        short_time(a->at, i ? ep->acc[i - 1].at : 0, i > 0, t, sizeof t);
-        if (i)
+        size_t k = 0;
+        while (k < i && !same_place(&ep->acc[k], a))
+            k++;
+        if (k < i)
+            continue; /* this place is already written, with all its times */
+        if (groups++)
             sb_add(b, " -> ");
-        sb_printf(b, "%s %s (", wf_setting_label(a->setting), t);
+        sb_printf(b, "%s: ", wf_setting_label(a->setting));
         add_place_short(b, a);
-        sb_add(b, ")");
+        int times = 0;
+        for (size_t j = i; j < ep->n; j++) {
+            if (!same_place(&ep->acc[j], a))
+                continue;
+            char t[32];
+            short_time(ep->acc[j].at, prev, have_prev, t, sizeof t);
+            sb_printf(b, "%s%s", times++ ? ", " : " ", t);
+            prev = ep->acc[j].at;
+            have_prev = 1;
+        }
     }
     sb_add(b, "\n");
 }
 
+/* "12 May 2015" from "2015-05-12"; the text as given when it is not a date. */
+static void add_birth_date(struct sb *b, const char *dob)
+{
+    int y, m, d;
+    char tail;
+    if (sscanf(dob, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && m >= 1 && m <= 12 &&
+        d >= 1 && d <= 31)
+        sb_printf(b, "%d %s %d", d, month_abbr[m - 1], y);
+    else
+        sb_add(b, dob);
+}
+
+static void add_child(struct sb *b, const struct cpis_case *c)
+{
+    const char *name = c ? c->child_name : "";
+    const char *dob = c ? c->date_of_birth : "";
+    sb_add(b, name[0] ? name : "name not known to the host");
+    if (dob[0]) {
+        sb_add(b, ", born ");
+        add_birth_date(b, dob);
+    }
+}
+
+char *wf_render_child(const struct cpis_case *c)
+{
+    struct sb b = {0};
+    add_child(&b, c);
+    return sb_finish(&b);
+}
+
+static void add_ordinal(struct sb *b, int n)
+{
+    int t = n % 100, u = n % 10;
+    const char *suf = (t >= 11 && t <= 13) ? "th"
+                      : u == 1             ? "st"
+                      : u == 2             ? "nd"
+                      : u == 3             ? "rd"
+                                           : "th";
+    sb_printf(b, "%d%s", n, suf);
+}
+
+static void add_date(struct sb *b, int64_t t)
+{
+    struct uktime u;
+    uk_local(t, &u);
+    sb_printf(b, "%d %s %lld", u.day, month_abbr[u.month - 1], (long long)u.year);
+}
+
+static void add_repeat(struct sb *b, const struct wf_repeat *rep)
+{
+    if (rep->repeat)
+        sb_add(b, "REPEAT: ");
+    add_ordinal(b, rep->count);
+    sb_printf(b, " episode for this child in %d days", rep->window_days);
+    if (rep->count <= 1) {
+        sb_add(b, " (no earlier episode)");
+        return;
+    }
+    sb_add(b, ": earlier ");
+    for (size_t i = 0; i < rep->n_earlier; i++) {
+        if (i)
+            sb_add(b, "; ");
+        add_date(b, rep->earlier[i].at);
+        if (rep->earlier[i].place[0])
+            sb_printf(b, ", %s", rep->earlier[i].place);
+    }
+    size_t more = (size_t)(rep->count - 1) > rep->n_earlier
+                      ? (size_t)(rep->count - 1) - rep->n_earlier
+                      : 0;
+    if (more)
+        sb_printf(b, "; and %zu before", more);
+    if (!rep->repeat) {
+        sb_add(b, " (marked as a repeat from the ");
+        add_ordinal(b, rep->threshold);
+        sb_add(b, " episode)");
+    }
+}
+
+char *wf_render_repeat_line(const struct wf_repeat *rep)
+{
+    struct sb b = {0};
+    if (rep)
+        add_repeat(&b, rep);
+    return sb_finish(&b);
+}
+
 /* The part common to the landing entry and the case note. */
 static void add_summary(struct sb *b, const struct cpis_case *c,
-                        const char *nhs_display, const struct wf_episode *ep)
+                        const char *nhs_display, const struct wf_episode *ep,
+                        const struct wf_repeat *rep)
 {
     const char *case_id = c && c->case_id[0] ? c->case_id : "no case on record";
     sb_printf(b, "Case: %s\n", case_id);
-    sb_printf(b, "Child: NHS number %s\n", nhs_display && nhs_display[0]
-                                               ? nhs_display
-                                               : "not given");
+    sb_add(b, "Child: ");
+    add_child(b, c);
+    sb_printf(b, ", NHS number %s\n", nhs_display && nhs_display[0]
+                                          ? nhs_display
+                                          : "not given");
+    if (rep) {
+        sb_add(b, "Episodes: ");
+        add_repeat(b, rep);
+        sb_add(b, "\n");
+    }
     if (!ep || ep->n == 0 || !ep->acc) {
         sb_add(b, "No access details are available.\n");
         return;
@@ -457,34 +580,120 @@ static void add_summary(struct sb *b, const struct cpis_case *c,
         add_access_detail(b, i, &ep->acc[i]);
 }
 
+/* The guidance the page shows too (landing.c keeps the same words). */
+static const char WHAT_TO_DO[] =
+    "What to do: read the views above. If one gives you cause for concern, call "
+    "the service on the number shown to find out why the child was seen. The "
+    "health professional who viewed the record is responsible for referring if "
+    "the presenting issue meets the threshold. If you take any action, record it "
+    "in the case note for this notification; completing the case note marks this "
+    "entry done.\n";
+
+static char *render_landing(const struct cpis_case *c, const char *nhs_display,
+                            const struct wf_episode *ep, const struct wf_repeat *rep,
+                            int done, int64_t done_at, int mask)
+{
+    struct sb b = {0};
+    char masked[16];
+    wf_mask_nhs(nhs_display, masked);
+    sb_add(&b, "NHS staff in unscheduled care viewed this child's child "
+               "protection (CP-IS) flag.\n");
+    if (done) {
+        char when[WF_TIME_MAX];
+        wf_format_time(done_at, when);
+        sb_printf(&b, "State: done (case note completed %s)\n", when);
+    } else {
+        sb_add(&b, "State: awaiting action (complete the case note)\n");
+    }
+    add_summary(&b, c, mask ? masked : nhs_display, ep, rep);
+    sb_add(&b, "\n");
+    sb_add(&b, WHAT_TO_DO);
+    return sb_finish(&b);
+}
+
+char *wf_render_landing_ex(const struct cpis_case *c, const char *nhs_display,
+                           const struct wf_episode *ep, const struct wf_repeat *rep,
+                           int done, int64_t done_at)
+{
+    return render_landing(c, nhs_display, ep, rep, done, done_at, 1);
+}
+
 char *wf_render_landing(const struct cpis_case *c, const char *nhs_display,
                         const struct wf_episode *ep)
 {
+    return render_landing(c, nhs_display, ep, NULL, 0, 0, 0);
+}
+
+char *wf_render_case_note_ex(const struct cpis_case *c, const char *nhs_display,
+                             const struct wf_episode *ep, const struct wf_repeat *rep)
+{
     struct sb b = {0};
-    sb_add(&b, "NHS staff in unscheduled care viewed this child's child "
-               "protection (CP-IS) flag.\n");
-    add_summary(&b, c, nhs_display, ep);
-    sb_add(&b, "\nWhat to do: read the views above. If one gives you cause "
-               "for concern, call the service on the number shown to find out "
-               "why the child was seen. The health professional who viewed "
-               "the record is responsible for referring if the presenting "
-               "issue meets the threshold. If you take any action, record it "
-               "in the case note for this notification.\n");
+    sb_add(&b, "CP-IS notification: NHS staff in unscheduled care viewed this "
+               "child's child protection (CP-IS) flag.\n");
+    add_summary(&b, c, nhs_display, ep, rep);
+    sb_add(&b, "\nRecord below what you did about this notification and why "
+               "(for example: no action needed, called the service, discussed "
+               "with your manager, made a referral).\n\n"
+               "ACTION TAKEN (to be completed by the social worker):\n\n");
     return sb_finish(&b);
 }
 
 char *wf_render_case_note(const struct cpis_case *c, const char *nhs_display,
                           const struct wf_episode *ep)
 {
-    struct sb b = {0};
-    sb_add(&b, "CP-IS notification: NHS staff in unscheduled care viewed this "
-               "child's child protection (CP-IS) flag.\n");
-    add_summary(&b, c, nhs_display, ep);
-    sb_add(&b, "\nRecord below what you did about this notification and why "
-               "(for example: no action needed, called the service, discussed "
-               "with your manager, made a referral).\n\n"
-               "ACTION TAKEN (to be completed by the social worker):\n\n");
-    return sb_finish(&b);
+    return wf_render_case_note_ex(c, nhs_display, ep, NULL);
+}
+
+/* ---- NHS number mask and phone format ------------------------------------ */
+
+void wf_mask_nhs(const char *nhs, char out[16])
+{
+    char digits[11];
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *q = nhs ? nhs : ""; *q && n < 10; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[n++] = *q;
+    if (n < 4)
+        return;
+    snprintf(out, 16, "*** *** %.4s", digits + n - 4);
+}
+
+void wf_format_phone(const char *in, char *out, size_t cap)
+{
+    char d[24];
+    size_t n = 0;
+    int other = 0;
+    for (const char *q = in ? in : ""; *q; q++) {
+        if (*q >= '0' && *q <= '9') {
+            if (n + 1 < sizeof d)
+                d[n++] = *q;
+            else
+                other = 1;
+        } else if (*q != ' ' && *q != '-' && *q != '(' && *q != ')') {
+            other = 1; /* "+44", an extension, words: leave as given */
+        }
+    }
+    d[n] = '\0';
+    if (other || n != 11 || d[0] != '0') {
+        snprintf(out, cap, "%s", in ? in : "");
+        return;
+    }
+    int first; /* digits in the first group; the rest split as below */
+    if (d[1] == '2')
+        first = 3;                               /* 020 7946 0000 */
+    else if (d[1] == '1' && (d[2] == '1' || d[3] == '1'))
+        first = 4;                               /* 0114 496 0000, 0161 ... */
+    else if (d[1] == '1' || d[1] == '7')
+        first = 5;                               /* 01782 715444, 07700 900123 */
+    else
+        first = 4;                               /* 0300 123 4567, 0800 ... */
+    if (first == 5)
+        snprintf(out, cap, "%.5s %.6s", d, d + 5);
+    else if (first == 4)
+        snprintf(out, cap, "%.4s %.3s %.4s", d, d + 4, d + 7);
+    else
+        snprintf(out, cap, "%.3s %.4s %.4s", d, d + 3, d + 7);
 }
 
 char *wf_render_title(const struct cpis_case *c, const struct wf_episode *ep)

@@ -169,6 +169,9 @@ void wf_child_free(struct wf_child *c)
         free(c->ep[i].acc);
     free(c->ep);
     free(c->hist);
+    for (size_t i = 0; i < c->n_one; i++)
+        free(c->one[i].acc);
+    free(c->one);
     memset(c, 0, sizeof *c);
 }
 
@@ -188,6 +191,7 @@ void wf_actions_free(struct wf_actions *a)
         free(a->v[i].title);
         free(a->v[i].body);
         episode_free(a->v[i].owned_episode);
+        free(a->v[i].repeat);
     }
     free(a->v);
     memset(a, 0, sizeof *a);
@@ -327,6 +331,8 @@ static int episode_with(const struct wf_episode *e, const struct wf_access *a,
             out->last = e->last;
     }
     out->revision = e->revision + 1;
+    out->done = 0; /* a new view reopens a completed entry */
+    out->done_at = 0;
     return 0;
 }
 
@@ -347,6 +353,11 @@ static void sort_episodes(struct wf_child *s)
 
 /* ---- pruning -------------------------------------------------------------- */
 
+static int repeat_days(const struct wf_policy *p)
+{
+    return p && p->repeat_window_days > 0 ? p->repeat_window_days : 183;
+}
+
 static int64_t horizon(const struct wf_policy *p)
 {
     /* twice threshold_days: a late access re-counts the accesses whose
@@ -355,11 +366,29 @@ static int64_t horizon(const struct wf_policy *p)
     int64_t h = 2 * (int64_t)p->threshold_days * 86400;
     int64_t s2 = 2 * (int64_t)p->max_span_minutes * 60;
     int64_t w = (int64_t)p->window_minutes * 60;
+    int64_t r = (int64_t)repeat_days(p) * 86400; /* repeat counts stay exact */
+    if (r > h)
+        h = r;
     if (s2 > h)
         h = s2;
     if (w > h)
         h = w;
     return h;
+}
+
+/* Drop the episodes whose last access is before cutoff, but the one that
+ * holds keep_key. */
+static void prune_episodes(struct wf_episode *v, size_t *n, int64_t cutoff,
+                           const char *keep_key)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (v[i].last >= cutoff || episode_has(&v[i], keep_key))
+            v[w++] = v[i];
+        else
+            free(v[i].acc);
+    }
+    *n = w;
 }
 
 static void prune(const struct wf_policy *p, struct wf_child *s,
@@ -384,14 +413,8 @@ static void prune(const struct wf_policy *p, struct wf_child *s,
             excess--;
     s->n_hist = w;
 
-    w = 0;
-    for (size_t i = 0; i < s->n_ep; i++) {
-        if (s->ep[i].last >= cutoff || episode_has(&s->ep[i], keep_key))
-            s->ep[w++] = s->ep[i];
-        else
-            free(s->ep[i].acc);
-    }
-    s->n_ep = w;
+    prune_episodes(s->one, &s->n_one, cutoff, keep_key);
+    prune_episodes(s->ep, &s->n_ep, cutoff, keep_key);
 }
 
 /* ---- actions ---------------------------------------------------------------- */
@@ -463,9 +486,18 @@ static char *dupstr(const char *s)
     return r;
 }
 
+static struct wf_episode *one_of(const struct wf_child *s, const char *key)
+{
+    for (size_t i = 0; s && i < s->n_one; i++)
+        if (s->one[i].n && strcmp(s->one[i].acc[0].key, key) == 0)
+            return &s->one[i];
+    return NULL;
+}
+
 /* Landing entry or case note for episode `ep` (borrowed) or, when ep is NULL,
  * for the access alone (the action owns a one-access episode). */
-static int push_document(struct wf_actions *out, int kind,
+static int push_document(const struct wf_policy *p, const struct wf_child *state,
+                         struct wf_actions *out, int kind,
                          const struct cpis_case *c, const char *nhs_display,
                          const struct wf_access *a, const struct wf_episode *ep)
 {
@@ -494,13 +526,30 @@ static int push_document(struct wf_actions *out, int kind,
              ep->acc[ep->n - 1].notification_id, "");
     x->revision = ep->revision;
     x->at = ep->last;
+    x->done = ep->done;
+    x->done_at = ep->done_at;
+    if (x->owned_episode) {
+        const struct wf_episode *kept = one_of(state, a->key);
+        if (kept) { /* its completion and revision live in the state */
+            x->done = kept->done;
+            x->done_at = kept->done_at;
+            x->revision = kept->revision;
+        }
+    }
+    x->repeat = malloc(sizeof *x->repeat);
+    if (!x->repeat)
+        return -1;
+    wf_repeats(p, state, ep, x->repeat);
     x->title = wf_render_title(c, ep);
-    x->body = kind == WF_ACT_LANDING ? wf_render_landing(c, nhs_display, ep)
-                                     : wf_render_case_note(c, nhs_display, ep);
+    x->body = kind == WF_ACT_LANDING
+                  ? wf_render_landing_ex(c, nhs_display, ep, x->repeat, x->done,
+                                         x->done_at)
+                  : wf_render_case_note_ex(c, nhs_display, ep, x->repeat);
     return x->title && x->body ? 0 : -1;
 }
 
-static int build_actions(const struct wf_policy *p, const struct cpis_case *c,
+static int build_actions(const struct wf_policy *p, const struct wf_child *state,
+                         const struct cpis_case *c,
                          const char *nhs_display, const struct wf_access *a,
                          const struct wf_episode *ep, int followup,
                          int n_followup, struct wf_actions *out)
@@ -586,10 +635,10 @@ static int build_actions(const struct wf_policy *p, const struct cpis_case *c,
     }
 
     if (open && p->landing_page &&
-        push_document(out, WF_ACT_LANDING, c, nhs_display, a, ep) < 0)
+        push_document(p, state, out, WF_ACT_LANDING, c, nhs_display, a, ep) < 0)
         return -1;
     if (open && p->case_note_stubs &&
-        push_document(out, WF_ACT_CASE_NOTE, c, nhs_display, a, ep) < 0)
+        push_document(p, state, out, WF_ACT_CASE_NOTE, c, nhs_display, a, ep) < 0)
         return -1;
     return 0;
 }
@@ -637,6 +686,40 @@ static int push_raise(const struct wf_policy *p, const struct cpis_case *c,
     return 0;
 }
 
+static int earlier_in_window(int64_t t, const char *id, int64_t end,
+                             const char *end_id, int64_t w);
+
+/* Entries (episodes, or one-access entries with episodes off) whose first
+ * access comes after (first, id) but within the repeat window: their count
+ * now includes the new one.  Each gets a new revision and is emitted again
+ * (landing entry and case note, as the policy gives them). */
+static int refresh_later(const struct wf_policy *p, const struct cpis_case *c,
+                         const char *nhs_display, struct wf_child *state,
+                         const char *id, int64_t first, struct wf_actions *out)
+{
+    if (c->status != CPIS_CASE_OPEN || (!p->landing_page && !p->case_note_stubs))
+        return 0;
+    int64_t w = (int64_t)repeat_days(p) * 86400;
+    struct wf_episode *v = p->episodes ? state->ep : state->one;
+    size_t n = p->episodes ? state->n_ep : state->n_one;
+    for (size_t i = 0; i < n; i++) {
+        struct wf_episode *e = &v[i];
+        if (e->n == 0 || strcmp(e->id, id) == 0 ||
+            !earlier_in_window(first, id, e->first, e->id, w))
+            continue;
+        e->revision++;
+        const struct wf_access *last = &e->acc[e->n - 1];
+        const struct wf_episode *doc = p->episodes ? e : NULL;
+        if (p->landing_page &&
+            push_document(p, state, out, WF_ACT_LANDING, c, nhs_display, last, doc) < 0)
+            return -1;
+        if (p->case_note_stubs &&
+            push_document(p, state, out, WF_ACT_CASE_NOTE, c, nhs_display, last, doc) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* 1 when h is an earlier-decided access whose follow-up window holds a
  * (a.at <= h.at <= a.at + threshold_days days), h not a itself. */
 static int in_forward_window(const struct wf_policy *p, const struct wf_hist *h,
@@ -663,7 +746,7 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
     if (seen) {
         const struct wf_episode *ep =
             p->episodes ? episode_of(state, a->key) : NULL;
-        if (build_actions(p, c, nhs_display, a, ep, followup, n_fu, out) < 0) {
+        if (build_actions(p, state, c, nhs_display, a, ep, followup, n_fu, out) < 0) {
             wf_actions_free(out);
             return -1;
         }
@@ -716,9 +799,28 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
         }
     }
 
-    if (build_actions(p, c, nhs_display, a, p->episodes ? &tmp : NULL,
+    /* Episodes off: a landing entry / case note about this access alone is
+     * kept in the state, so that completing its case note can mark it done. */
+    struct wf_episode *kept = NULL;
+    if (!p->episodes && c->status == CPIS_CASE_OPEN &&
+        (p->landing_page || p->case_note_stubs)) {
+        struct wf_episode *one = realloc(state->one, (state->n_one + 1) * sizeof *one);
+        if (!one) {
+            free(tmp.acc);
+            return -1;
+        }
+        state->one = one;
+        kept = one_access_episode(a);
+        if (!kept) {
+            free(tmp.acc);
+            return -1;
+        }
+    }
+
+    if (build_actions(p, state, c, nhs_display, a, p->episodes ? &tmp : NULL,
                       followup, n_fu, out) < 0) {
         free(tmp.acc);
+        episode_free(kept);
         wf_actions_free(out);
         return -1;
     }
@@ -771,12 +873,44 @@ int wf_decide_access(const struct wf_policy *p, const struct cpis_case *c,
         }
         sort_episodes(state);
     }
+    char kept_id[40] = "";
+    if (kept) {
+        cat2(kept_id, sizeof kept_id, kept->id, "");
+        size_t k1 = state->n_one;
+        while (k1 > 0 && cmp_time_key(state->one[k1 - 1].first, state->one[k1 - 1].id,
+                                      kept->first, kept->id) > 0) {
+            state->one[k1] = state->one[k1 - 1];
+            k1--;
+        }
+        state->one[k1] = *kept;
+        state->n_one++;
+        free(kept); /* its acc now belongs to the state */
+    }
     prune(p, state, a->key);
 
     /* Documents borrowed &tmp: point them at the episode in the state. */
     for (size_t i = 0; i < out->n; i++)
         if (out->v[i].episode && !out->v[i].owned_episode)
             out->v[i].episode = episode_by_id(state, tmp.id);
+
+    /* A new episode that arrived late changes the repeat count of the
+     * child's later entries within the window: publish them again.  (A
+     * failure here returns -1 with the state already changed in memory;
+     * the caller then drops that state, as on any failure.) */
+    char new_id[40];
+    int64_t new_first = 0;
+    if (new_ep) {
+        cat2(new_id, sizeof new_id, tmp.id, "");
+        new_first = tmp.first;
+    } else if (kept_id[0]) {
+        cat2(new_id, sizeof new_id, kept_id, "");
+        new_first = a->at;
+    }
+    if ((new_ep || kept_id[0]) &&
+        refresh_later(p, c, nhs_display, state, new_id, new_first, out) < 0) {
+        wf_actions_free(out);
+        return -1;
+    }
 
     out->new_access = 1;
     out->new_episode = new_ep;
@@ -808,5 +942,115 @@ int wf_decide_inactive(const struct wf_policy *p, const char *notification_id,
         return -1;
     }
     out->new_access = 1;
+    return 0;
+}
+
+/* ---- repeats ---------------------------------------------------------------- */
+
+/* Keep the newest WF_REPEAT_SHOW earlier episodes, newest first. */
+static void add_earlier(struct wf_repeat *r, int64_t at, const char *place)
+{
+    size_t k = r->n_earlier;
+    while (k > 0 && r->earlier[k - 1].at < at)
+        k--;
+    if (k >= WF_REPEAT_SHOW)
+        return;
+    size_t last = r->n_earlier < WF_REPEAT_SHOW ? r->n_earlier : WF_REPEAT_SHOW - 1;
+    for (size_t j = last; j > k; j--)
+        r->earlier[j] = r->earlier[j - 1];
+    r->earlier[k].at = at;
+    cat2(r->earlier[k].place, sizeof r->earlier[k].place, place, "");
+    if (r->n_earlier < WF_REPEAT_SHOW)
+        r->n_earlier++;
+}
+
+/* Whether (t, id) comes before (end, end_id) within w seconds. */
+static int earlier_in_window(int64_t t, const char *id, int64_t end,
+                             const char *end_id, int64_t w)
+{
+    if (t > end || end - t > w)
+        return 0;
+    return t < end || strcmp(id, end_id) < 0;
+}
+
+void wf_repeats(const struct wf_policy *p, const struct wf_child *state,
+                const struct wf_episode *ep, struct wf_repeat *out)
+{
+    memset(out, 0, sizeof *out);
+    out->window_days = repeat_days(p);
+    out->threshold = p && p->repeat_threshold > 0 ? p->repeat_threshold : 2;
+    out->count = 1;
+    if (ep && state) {
+        int64_t w = (int64_t)out->window_days * 86400;
+        if (strncmp(ep->id, "ep-", 3) == 0) {
+            for (size_t i = 0; i < state->n_ep; i++) {
+                const struct wf_episode *e = &state->ep[i];
+                if (strcmp(e->id, ep->id) == 0 ||
+                    !earlier_in_window(e->first, e->id, ep->first, ep->id, w))
+                    continue;
+                out->count++;
+                add_earlier(out, e->first, e->n ? e->acc[e->n - 1].place : "");
+            }
+        } else {
+            const char *key = ep->n ? ep->acc[0].key : ep->id;
+            for (size_t i = 0; i < state->n_hist; i++) {
+                const struct wf_hist *h = &state->hist[i];
+                if (strcmp(h->key, key) == 0 ||
+                    !earlier_in_window(h->at, h->key, ep->first, key, w))
+                    continue;
+                out->count++;
+                const struct wf_episode *kept = one_of(state, h->key);
+                add_earlier(out, h->at, kept && kept->n ? kept->acc[0].place : "");
+            }
+        }
+    }
+    out->repeat = out->count >= out->threshold;
+}
+
+/* ---- a case note completed ---------------------------------------------------- */
+
+int wf_decide_note_done(const struct wf_policy *p, const struct cpis_case *c,
+                        const char *nhs_display, const char *note_id, int64_t at,
+                        struct wf_child *state, struct wf_actions *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!p || !c || !note_id || !state || strncmp(note_id, "note/", 5) != 0)
+        return 1;
+    const char *ref = note_id + 5;
+    int changed = 0;
+    if (strncmp(ref, "ep-", 3) == 0) {
+        struct wf_episode *e = episode_by_id(state, ref);
+        if (!e || e->n == 0)
+            return 1;
+        if (!e->done) {
+            e->done = 1;
+            e->done_at = at;
+            e->revision++;
+            changed = 1;
+        }
+        if (c->status == CPIS_CASE_OPEN && p->landing_page &&
+            push_document(p, state, out, WF_ACT_LANDING, c, nhs_display,
+                          &e->acc[e->n - 1], e) < 0) {
+            wf_actions_free(out);
+            return -1; /* the state change stands: the caller does not store it */
+        }
+    } else {
+        struct wf_episode *e = one_of(state, ref);
+        if (!e)
+            return 1;
+        if (!e->done) {
+            e->done = 1;
+            e->done_at = at;
+            e->revision++;
+            changed = 1;
+        }
+        if (c->status == CPIS_CASE_OPEN && p->landing_page &&
+            push_document(p, state, out, WF_ACT_LANDING, c, nhs_display, &e->acc[0],
+                          NULL) < 0) {
+            wf_actions_free(out);
+            return -1;
+        }
+    }
+    out->new_access = changed;
     return 0;
 }

@@ -28,6 +28,8 @@ struct wf_policy {
     int max_span_minutes;
     int threshold_count;
     int threshold_days;
+    int repeat_window_days;      /* repeats.window_days: 0 = 183 */
+    int repeat_threshold;        /* repeats.threshold: 0 = 2 */
     const char *data_quality_owner;   /* recipient of inactive-number items */
     const char *first_response_inbox; /* First Response alert recipients */
     const char *first_response_duty;
@@ -76,9 +78,13 @@ void wf_access_key(const char *nhs, int64_t at, const char *author_id,
 struct wf_episode {
     char id[40];                 /* "ep-" + key of the access that opened it */
     int64_t first, last;         /* access times */
-    uint32_t revision;           /* bumped whenever an access joins */
+    uint32_t revision;           /* bumped whenever an access joins, and
+                                    when the case note is completed */
     size_t n;                    /* accesses, sorted by time */
     struct wf_access *acc;
+    int done;                    /* 1: the case-note stub was completed (a
+                                    later access joining reopens it) */
+    int64_t done_at;             /* when it was completed, 0 if not done */
 };
 
 /* One access in the history.  fr: whether it gave First Response alerts
@@ -95,6 +101,12 @@ struct wf_child {
     struct wf_hist *hist;
     size_t n_ep;                 /* episodes, sorted by first access */
     struct wf_episode *ep;
+    size_t n_one;                /* with episodes off: the one-access
+                                    entries written on an open case (id
+                                    "land/" + key), kept so that completing
+                                    their case note can re-render them;
+                                    sorted by time, pruned like the history */
+    struct wf_episode *one;
 };
 
 void wf_child_free(struct wf_child *c);
@@ -135,7 +147,48 @@ struct wf_action {
      * Borrowed `episode` pointers into the state stay valid until the next
      * call that changes that wf_child (wf_decide_access, wf_child_free). */
     struct wf_episode *owned_episode;
+    /* Landing entry / case note: the child's repeat count (wf_repeats) and
+     * whether the entry is done (its case note was completed). */
+    struct wf_repeat *repeat;    /* malloc'd, NULL for other actions */
+    int done;
+    int64_t done_at;
 };
+
+/* ---- repeats (shown, not pushed) ------------------------------------------ */
+
+#define WF_REPEAT_SHOW 5
+
+/* An earlier episode of the child, for "2nd episode in 183 days: ...". */
+struct wf_earlier {
+    int64_t at;                  /* its first access */
+    char place[WF_STR_MAX];      /* its last access's place, "" if not kept */
+};
+
+struct wf_repeat {
+    int count;                   /* episodes in the window, this one included */
+    int repeat;                  /* count >= the policy's repeat threshold */
+    int window_days;
+    int threshold;
+    size_t n_earlier;            /* earlier episodes shown, newest first */
+    struct wf_earlier earlier[WF_REPEAT_SHOW];
+};
+
+/* The child's episodes whose first access lies in the repeat window that
+ * ends at ep's first access (window_days days before it, up to it), ep
+ * included once whether or not the state holds it yet.  With an "ep-"
+ * episode the state's episodes are counted; with a one-access entry (episodes
+ * off: id "land/" + key) each access in the history is its own episode and
+ * earlier places are not known (the history keeps times only). */
+void wf_repeats(const struct wf_policy *p, const struct wf_child *state,
+                const struct wf_episode *ep, struct wf_repeat *out);
+
+/* "944 930 5552" or "9449305552" -> "*** *** 5552" ("" stays ""). */
+void wf_mask_nhs(const char *nhs, char out[16]);
+
+/* One phone format for every text and page: UK numbers grouped as people
+ * write them (020 7946 0000, 0114 496 0000, 01782 715444, 0300 123 4567,
+ * 07700 900123, 111); anything else is left as given. */
+void wf_format_phone(const char *in, char *out, size_t cap);
 
 struct wf_actions {
     size_t n, cap;
@@ -173,12 +226,38 @@ int wf_decide_inactive(const struct wf_policy *p, const char *notification_id,
                        const char *upload_file, int64_t created,
                        struct wf_actions *out);
 
-/* Texts (also used by the landing-page preview): plain words a social worker
- * can act on.  malloc'd, NUL-terminated. */
+/* A practitioner completed the case-note stub note_id ("note/ep-..." or
+ * "note/" + access key) at `at`: mark the entry done in state and emit the
+ * landing entry again (a new revision, state done) when the policy and the
+ * case give it one.  Returns 0 (out->new_access = 1 when the state changed,
+ * 0 when it was already done), 1 when the state holds no such episode or
+ * access (pruned, or not this child's), -1 on allocation failure. */
+int wf_decide_note_done(const struct wf_policy *p, const struct cpis_case *c,
+                        const char *nhs_display, const char *note_id, int64_t at,
+                        struct wf_child *state, struct wf_actions *out);
+
+/* Texts: plain words a social worker can act on.  malloc'd, NUL-terminated.
+ * The NHS number rule (docs/nhs-number.md): wf_render_landing_ex (the
+ * landing entry) shows it masked "*** *** 5552"; the case note (on the
+ * child's case) and wf_render_landing (the body of legacy work items, which
+ * their recipients use to find the child) show nhs_display as given.  The
+ * _ex forms add the child's repeat count (rep may be NULL) and the entry's
+ * state. */
 char *wf_render_landing(const struct cpis_case *c, const char *nhs_display,
                         const struct wf_episode *ep);
 char *wf_render_case_note(const struct cpis_case *c, const char *nhs_display,
                           const struct wf_episode *ep);
+char *wf_render_landing_ex(const struct cpis_case *c, const char *nhs_display,
+                           const struct wf_episode *ep, const struct wf_repeat *rep,
+                           int done, int64_t done_at);
+char *wf_render_case_note_ex(const struct cpis_case *c, const char *nhs_display,
+                             const struct wf_episode *ep, const struct wf_repeat *rep);
+/* "2nd episode in 183 days: 10 Mar 2024, ROYAL STOKE UNIVERSITY HOSPITAL"
+ * (one line, no newline).  malloc'd. */
+char *wf_render_repeat_line(const struct wf_repeat *rep);
+/* The child as the host knows them: "Amelia Hughes, born 12 May 2015", or
+ * "name not known to the host".  malloc'd. */
+char *wf_render_child(const struct cpis_case *c);
 
 /* A name for people: an ALL-CAPITALS ODS name in title case that keeps NHS
  * abbreviations and codes as they are ("UNIVERSITY HOSPITALS OF NORTH

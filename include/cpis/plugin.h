@@ -129,7 +129,13 @@ enum cpis_case_status {
     CPIS_CASE_CLOSED = 2
 };
 
-/* Filled by host->case_lookup.  Fixed-size fields: the host truncates. */
+/* Filled by host->case_lookup.  Fixed-size fields: the host truncates.
+ * The caller (the plugin) zeroes the struct and sets struct_size to the size
+ * it knows; the host writes only the fields that fit in struct_size (check
+ * with CPIS_HAS_FIELD) and, from ABI 1.1 on, sets struct_size to the size it
+ * filled (the smaller of the two).  A 1.0 host leaves the appended fields
+ * untouched (so still zero): the plugin reads them only when the host's
+ * table says ABI 1.1 or later and CPIS_HAS_FIELD holds after the call. */
 struct cpis_case {
     uint32_t struct_size;
     uint32_t status; /* enum cpis_case_status */
@@ -137,6 +143,9 @@ struct cpis_case {
     char worker[64];  /* allocated social worker's user id, "" if none */
     char manager[64]; /* team manager's user id, "" if none */
     char team[128];   /* team name / team inbox, "" if none */
+    /* ---- appended in ABI 1.1 ---- */
+    char child_name[128];   /* the child's name as the host knows it, "" if none */
+    char date_of_birth[16]; /* "YYYY-MM-DD", "" if unknown */
 };
 
 enum cpis_item_kind {
@@ -219,6 +228,17 @@ struct cpis_quarantine {
     size_t payload_len;
 };
 
+/* ABI 1.1: the host tells the plugin that a practitioner completed a
+ * case-note stub the plugin wrote (through write_case_note). */
+struct cpis_note_completion {
+    uint32_t struct_size;
+    uint32_t reserved_;
+    const char *note_id;         /* borrowed, the cpis_document id of the stub */
+    const char *case_id;         /* borrowed, the case the stub is on */
+    const char *nhs_number;      /* borrowed, the case's child, 10 digits */
+    int64_t completed_at;        /* when the practitioner completed it */
+};
+
 enum cpis_event_kind {
     CPIS_EVENT_NOTIFICATION = 1
 };
@@ -283,7 +303,12 @@ struct cpis_config_source {
 enum cpis_hook_kind {
     CPIS_HOOK_NOTIFICATION = 1,  /* cpis_notification_hook */
     CPIS_HOOK_CONFIG_CHANGED = 2, /* cpis_config_hook */
-    CPIS_HOOK_SHUTDOWN = 3       /* cpis_shutdown_hook */
+    CPIS_HOOK_SHUTDOWN = 3,      /* cpis_shutdown_hook */
+    /* ---- appended in ABI 1.1 ---- */
+    CPIS_HOOK_NOTE_COMPLETED = 4 /* cpis_note_hook; a 1.0 host answers
+                                    CPIS_ERR_UNSUPPORTED and the plugin
+                                    works without it (entries stay
+                                    awaiting action) */
 };
 
 /* [thread: any] Handle one inbound event.  Returns CPIS_OK (handled),
@@ -297,6 +322,12 @@ typedef int (*cpis_notification_hook)(void *user, const struct cpis_event *ev,
  * kept and err (may be NULL) names the key and the reason. */
 typedef int (*cpis_config_hook)(void *user, const struct cpis_config_source *src,
                                 char *err, size_t err_cap);
+/* [thread: any] (ABI 1.1) A case-note stub was completed: the plugin marks
+ * the episode's landing entry done (publish_landing with a new revision).
+ * CPIS_OK (also when it was already done), CPIS_ERR_NOT_FOUND when the
+ * plugin no longer knows the stub's episode, CPIS_ERR_RETRY, or another
+ * error. */
+typedef int (*cpis_note_hook)(void *user, const struct cpis_note_completion *nc);
 /* [thread: init] The host is about to shut the plugin down. */
 typedef void (*cpis_shutdown_hook)(void *user);
 

@@ -91,6 +91,18 @@ static int copy_member(const cJSON *obj, const char *key, char *dst,
     return 0;
 }
 
+/* "YYYY-MM-DD" with a month 01-12 and a day 01-31. */
+static int is_iso_date(const char *s)
+{
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
 struct cases *cases_load(const char *path, char *err, size_t err_cap)
 {
     size_t len = 0;
@@ -133,7 +145,11 @@ struct cases *cases_load(const char *path, char *err, size_t err_cap)
             copy_member(e, "manager", r->c.manager, sizeof r->c.manager, i,
                         err, err_cap) != 0 ||
             copy_member(e, "team", r->c.team, sizeof r->c.team, i, err,
-                        err_cap) != 0) {
+                        err_cap) != 0 ||
+            copy_member(e, "child_name", r->c.child_name, sizeof r->c.child_name,
+                        i, err, err_cap) != 0 ||
+            copy_member(e, "date_of_birth", r->c.date_of_birth,
+                        sizeof r->c.date_of_birth, i, err, err_cap) != 0) {
             if (!cJSON_IsObject(e))
                 snprintf(err, err_cap, "entry %zu: not an object", i);
             cases_free(c);
@@ -143,6 +159,13 @@ struct cases *cases_load(const char *path, char *err, size_t err_cap)
         if (strlen(r->nhs_number) != 10 ||
             strspn(r->nhs_number, "0123456789") != 10) {
             snprintf(err, err_cap, "entry %zu: \"nhs_number\" must be 10 digits", i);
+            cases_free(c);
+            cJSON_Delete(root);
+            return NULL;
+        }
+        if (r->c.date_of_birth[0] != '\0' && !is_iso_date(r->c.date_of_birth)) {
+            snprintf(err, err_cap,
+                     "entry %zu: \"date_of_birth\" must be a date YYYY-MM-DD", i);
             cases_free(c);
             cJSON_Delete(root);
             return NULL;
@@ -179,12 +202,19 @@ void cases_free(struct cases *c)
 void cases_lookup(const struct cases *c, const char *nhs_number,
                   struct cpis_case *out)
 {
-    /* Only the fields of ABI 1.0 are written, and only if the caller's
-     * struct is big enough to hold them. */
+    /* The fields of ABI 1.0 are written only if the caller's struct is big
+     * enough to hold them; the child's name and date of birth (ABI 1.1) only
+     * if it holds those too (a plugin built against 1.0 passes a shorter
+     * struct).  struct_size then says how much was filled. */
     if (!CPIS_HAS_FIELD(out, struct cpis_case, team))
         return;
+    int child = CPIS_HAS_FIELD(out, struct cpis_case, date_of_birth);
+    if (child)
+        out->struct_size = (uint32_t)sizeof *out;
     out->status = CPIS_CASE_UNKNOWN;
     out->case_id[0] = out->worker[0] = out->manager[0] = out->team[0] = '\0';
+    if (child)
+        out->child_name[0] = out->date_of_birth[0] = '\0';
     if (c == NULL || nhs_number == NULL || c->n == 0)
         return;
     /* Lower bound: the first row whose number is not less than the one
@@ -205,4 +235,27 @@ void cases_lookup(const struct cases *c, const char *nhs_number,
     memcpy(out->worker, r->c.worker, sizeof out->worker);
     memcpy(out->manager, r->c.manager, sizeof out->manager);
     memcpy(out->team, r->c.team, sizeof out->team);
+    if (child) {
+        memcpy(out->child_name, r->c.child_name, sizeof out->child_name);
+        memcpy(out->date_of_birth, r->c.date_of_birth, sizeof out->date_of_birth);
+    }
+}
+
+const char *cases_nhs_of_case(const struct cases *c, const char *case_id)
+{
+    for (size_t i = 0; c != NULL && case_id != NULL && i < c->n; i++)
+        if (strcmp(c->rows[i].c.case_id, case_id) == 0)
+            return c->rows[i].nhs_number;
+    return NULL;
+}
+
+int cases_knows(const struct cases *c, const char *worker, const char *team)
+{
+    for (size_t i = 0; c != NULL && i < c->n; i++) {
+        if (worker != NULL && strcmp(c->rows[i].c.worker, worker) == 0)
+            return 1;
+        if (team != NULL && strcmp(c->rows[i].c.team, team) == 0)
+            return 1;
+    }
+    return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * cases.h - the mock host's case fixture (contract.md, "Host case data"):
- * a JSON array of { nhs_number, case_id, status, worker, manager, team },
+ * a JSON array of { nhs_number, case_id, status, worker, manager, team,
+ * child_name, date_of_birth } (the last two optional, ABI 1.1),
  * loaded once at start and read-only afterwards, so lookups need no lock.
  */
 #ifndef MOCKHOST_CASES_H
@@ -22,5 +23,12 @@ void cases_free(struct cases *c);
  * than the fixed-size buffers are truncated. */
 void cases_lookup(const struct cases *c, const char *nhs_number,
                   struct cpis_case *out);
+
+/* The NHS number of the child whose case is case_id (a linear scan: used
+ * once per `note complete`), or NULL. */
+const char *cases_nhs_of_case(const struct cases *c, const char *case_id);
+
+/* 1 when some case is allocated to worker (non-NULL) or team (non-NULL). */
+int cases_knows(const struct cases *c, const char *worker, const char *team);
 
 #endif /* MOCKHOST_CASES_H */

@@ -241,6 +241,10 @@ static int mh_register_hook(void *ctx, int hook_kind, void (*fn)(void),
         h->on_shutdown = (cpis_shutdown_hook)fn;
         h->shutdown_user = user;
         return CPIS_OK;
+    case CPIS_HOOK_NOTE_COMPLETED:
+        h->on_note_completed = (cpis_note_hook)fn;
+        h->note_user = user;
+        return CPIS_OK;
     default:
         return CPIS_ERR_UNSUPPORTED;
     }

@@ -56,6 +56,8 @@ struct mock_host {
     void *config_user;
     cpis_shutdown_hook on_shutdown;
     void *shutdown_user;
+    cpis_note_hook on_note_completed; /* ABI 1.1; NULL if not registered */
+    void *note_user;
 
     /* fault injection and clock override, read from the environment */
     uint64_t fail_call;    /* 0 = off */

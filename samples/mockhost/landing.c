@@ -2,17 +2,17 @@
  * landing.c - `cpis-mockhost landing`: a preview of the CP-IS notification
  * module on a practitioner's landing page (see landing.h).
  *
- * What the page shows, per landing entry (one per episode, newest first):
- * the child's case id, the last four digits of the NHS number (masked as
- * "*** *** 5552"; the full number never reaches this file), the pathway as a
- * timeline (time, place with its kind of setting and a phone number as a
- * tel: link, who viewed), and the state of the episode's case-note stub.
+ * What the page shows, per landing entry (one per episode): the child's
+ * name and date of birth as the host knows them, the case id, the last four
+ * digits of the NHS number (masked as "*** *** 5552"; the full number never
+ * reaches this file), how many episodes the child had in the repeat window
+ * (a repeat is marked), the pathway as a timeline in which each place
+ * appears once with its times (kind of setting, a phone number as a tel:
+ * link, who viewed), the allocated worker and whether the entry awaits
+ * action or is done (its case note was completed).
  *
- * Older episodes are collapsed in one <details> element.  The rule: an
- * episode is "older" when its latest view is more than OLDER_AFTER_DAYS
- * days before the newest episode's latest view, or when it is not among the
- * RECENT_MAX newest episodes.  (Relative to the newest episode, not to the
- * clock, so a preview of old sample data still opens on something.)
+ * Order: what awaits action first (repeats first, then newest), then what is
+ * done, folded in one <details> element.  Nothing awaiting action is folded.
  *
  * The page is self-contained: inline CSS, no script, no network, no web
  * fonts.  Every string from the store is HTML-escaped, and free text is
@@ -35,35 +35,41 @@
 
 #include "cpis/plugin.h"
 
+#include "cases.h"
 #include "store.h"
 #include "store_backend.h"
 
-#define OLDER_AFTER_DAYS 14
-#define RECENT_MAX 5
 
 static const char PROG[] = "cpis-mockhost";
 
 const char LANDING_HELP[] =
     "usage: cpis-mockhost --db FILE landing (--worker ID | --team NAME)\n"
-    "                     --html FILE\n"
+    "                     [--html FILE] [--json]\n"
     "Render the CP-IS notification module of a practitioner's landing page,\n"
     "as the host would show it, from what the --db store holds (run\n"
-    "`replay --db FILE ...` first).  One card per episode, newest first: the\n"
-    "child's case, the pathway as a timeline (time, place, kind of setting,\n"
-    "phone number, who viewed) and the state of the case-note stub.  Episodes\n"
-    "whose latest view is more than 14 days before the newest one, and all\n"
-    "but the 5 newest, are collapsed under \"Older episodes\".\n"
+    "`replay --db FILE ...` first).  One card per episode: the child's name,\n"
+    "date of birth and case, how many episodes the child had in the repeat\n"
+    "window (a repeat is marked), the pathway as a timeline with each place\n"
+    "once (its times, kind of setting, phone number, who viewed), the\n"
+    "allocated worker and the state.  What awaits action comes first\n"
+    "(repeats first, then newest); what is done (its case note completed)\n"
+    "is folded under \"Done\".\n"
     "\n"
     "  --worker ID   entries allocated to this social worker (user id)\n"
     "  --team NAME   entries for this team (with --worker: either matches)\n"
     "  --html FILE   where to write the page (\"-\" = standard output)\n"
+    "  --json        print one JSON object per entry, in the page's order (id,\n"
+    "                case_id, child_name, date_of_birth, state, first, last,\n"
+    "                accesses, places, episodes_in_window, repeat, ...)\n"
     "\n"
     "The page is one self-contained HTML file (no script, no network).  It\n"
     "shows professionals' names and the child's case id, never a full NHS\n"
-    "number.  A worker with no entries gets a page saying so.\n"
-    "Exit status: 0 page written, 1 page written but an entry could not be\n"
-    "read (named on stderr), 2 usage error or the store or page could not\n"
-    "be opened.\n";
+    "number.  A worker or team with no entries gets a page saying so; one\n"
+    "that neither the case fixture (the global --cases) nor the store knows\n"
+    "is an error.\n"
+    "Exit status: 0 page written, 1 unknown worker or team, or page written\n"
+    "but an entry could not be read (named on stderr), 2 usage error or the\n"
+    "store or page could not be opened.\n";
 
 enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
 
@@ -85,6 +91,7 @@ struct entry {
     char *id, *case_id, *worker, *team, *title, *nhs_last4;
     int64_t revision, updated_at, note_revision;
     int note_state;
+    size_t seq;       /* position in the store's order (newest first) */
     cJSON *detail;    /* parsed detail_json, NULL when absent or unreadable */
     int detail_bad;   /* detail_json was present but not usable */
 };
@@ -122,6 +129,7 @@ static void collect(void *user, const struct store_landing_row *r)
     e->updated_at = r->updated_at;
     e->note_revision = r->note_revision;
     e->note_state = r->note_state;
+    e->seq = es->n;
     if (r->detail_json[0] != '\0') {
         e->detail = cJSON_ParseWithOpts(r->detail_json, NULL, 1);
         if (e->detail == NULL ||
@@ -336,13 +344,14 @@ static void tel_uri(const char *phone, char *out, size_t cap)
     const char *p = phone;
     while (*p == ' ')
         p++;
-    if (*p == '+' && n + 1 < cap)
+    int plus = *p == '+' && n + 1 < cap;
+    if (plus)
         out[n++] = '+';
     int first = 1;
     for (; *p && n + 4 < cap; p++) {
         if (!is_digit(*p))
             continue;
-        if (first && *p == '0' && out[0] != '+') {
+        if (first && *p == '0' && !plus) {
             memcpy(out + n, "+44", 3);
             n += 3;
             first = 0;
@@ -401,6 +410,19 @@ static const char CSS[] =
     ".pathway{margin:0;padding:.6rem 1.25rem;font-size:.95rem;color:var(--muted);"
     "border-bottom:1px solid var(--line);background:#fafbfb}\n"
     ".pathway strong{color:var(--text)}\n"
+    ".card h3 .child{margin-right:.5rem}\n"
+    ".card h3 .case{font-size:1rem;font-weight:600}\n"
+    ".card[data-repeat]{border-left:6px solid #b35c00}\n"
+    ".episodes{margin:.35rem 0 0;font-size:.95rem}\n"
+    ".repeat-flag{display:inline-block;margin-right:.5rem;padding:.05rem .5rem;"
+    "border-radius:4px;background:#b35c00;color:#fff;font-weight:700;font-size:.85rem}\n"
+    ".note-done{background:#e3f4e9;border-color:#007f3b;color:#00401e}\n"
+    ".times{margin:0;font-weight:700}\n"
+    ".times time{display:inline}\n"
+    ".guidance h2{margin:0 0 .25rem;font-size:1.1rem}\n"
+    "details.done>summary{cursor:pointer;font-size:1.05rem;font-weight:600;"
+    "color:var(--blue);padding:.4rem .25rem;margin-bottom:.75rem;"
+    "text-decoration:underline;text-underline-offset:.2em}\n"
     ".timeline{list-style:none;margin:0;padding:.5rem 1.25rem 1rem}\n"
     ".step{display:grid;grid-template-columns:8.5rem 1fr auto;gap:.25rem 1rem;"
     "padding:.75rem 0 .75rem 1.5rem;position:relative;border-left:3px solid var(--line);"
@@ -452,53 +474,75 @@ struct page {
     const char *worker, *team;
 };
 
+/* The entry's detail as the plugin wrote it (docs/host-integration.md). */
+static const cJSON *timeline_of(const struct entry *e)
+{
+    return e->detail ? cJSON_GetObjectItemCaseSensitive(e->detail, "timeline") : NULL;
+}
+
 static int count_of(const struct entry *e)
 {
-    if (e->detail == NULL)
-        return 0;
-    return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(e->detail, "timeline"));
+    return cJSON_GetArraySize(timeline_of(e));
 }
 
-static void put_note_state(FILE *f, const struct entry *e)
+static const char *dstr(const struct entry *e, const char *key)
 {
-    switch (e->note_state) {
-    case STORE_NOTE_AWAITING:
-        fputs("<p class=\"note note-awaiting\">Case note: awaiting your action</p>", f);
-        break;
-    case STORE_NOTE_ACTIONED:
-        fputs("<p class=\"note note-actioned\">Case note: action recorded</p>", f);
-        break;
-    case STORE_NOTE_WRITTEN:
-        fputs("<p class=\"note note-written\">Case note: stub written</p>", f);
-        break;
-    default:
-        fputs("<p class=\"note note-none\">No case-note stub</p>", f);
-        break;
+    return e->detail ? jstr(e->detail, key) : "";
+}
+
+static int is_done(const struct entry *e)
+{
+    return strcmp(dstr(e, "state"), "done") == 0;
+}
+
+static int is_repeat(const struct entry *e)
+{
+    return e->detail && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e->detail, "repeat"));
+}
+
+/* Awaiting action first (repeats first, then newest), then done (newest
+ * first); the store's order (newest first) breaks ties. */
+static int entry_order(const void *x, const void *y)
+{
+    const struct entry *a = x, *b = y;
+    if (is_done(a) != is_done(b))
+        return is_done(a) - is_done(b);
+    if (!is_done(a) && is_repeat(a) != is_repeat(b))
+        return is_repeat(b) - is_repeat(a);
+    if (a->updated_at != b->updated_at)
+        return a->updated_at > b->updated_at ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void put_state(const struct page *pg, const struct entry *e)
+{
+    FILE *f = pg->f;
+    if (is_done(e)) {
+        fputs("<p class=\"note note-done\">Done: case note completed", f);
+        const char *at = dstr(e, "done_at");
+        if (at[0]) {
+            fputs(" ", f);
+            put_time(f, at, 1);
+        }
+        fputs("</p>", f);
+    } else if (pg->worker == NULL) {
+        fputs("<p class=\"note note-awaiting\">Awaiting the team&rsquo;s action</p>", f);
+    } else {
+        fputs("<p class=\"note note-awaiting\">Awaiting your action</p>", f);
     }
 }
 
-/* "NHS 111 → Ambulance service → Hospital": the kinds of setting in order,
- * a repeat of the previous one left out. */
-static void put_pathway(FILE *f, const cJSON *timeline)
+/* "12 May 2015" from "2015-05-12" (as given when not such a date). */
+static void put_birth_date(FILE *f, const char *dob)
 {
-    const char *prev = NULL;
-    int first = 1;
-    const cJSON *s;
-    fputs("<p class=\"pathway\"><strong>Pathway:</strong> ", f);
-    cJSON_ArrayForEach(s, timeline)
-    {
-        const char *label = jstr(s, "setting_label");
-        if (label[0] == '\0')
-            label = "Unknown setting";
-        if (prev != NULL && strcmp(prev, label) == 0)
-            continue;
-        if (!first)
-            fputs(" &rarr; ", f);
-        put_text(f, label);
-        prev = label;
-        first = 0;
-    }
-    fputs("</p>\n", f);
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int y, m, d;
+    char tail;
+    if (sscanf(dob, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && m >= 1 && m <= 12)
+        fprintf(f, "%d %s %d", d, mon[m - 1], y);
+    else
+        put_text(f, dob);
 }
 
 /* The plugin's name for people (title case) when it gave one, else the
@@ -509,8 +553,43 @@ static const char *shown(const cJSON *s, const char *key, const char *display_ke
     return d[0] ? d : jstr(s, key);
 }
 
-static void put_step(FILE *f, const cJSON *s)
+/* One place of the pathway, with every time the child's flag was viewed
+ * there (the timeline lists each place once, in the order reached). */
+static int same_place(const cJSON *x, const cJSON *y)
 {
+    return strcmp(jstr(x, "code"), jstr(y, "code")) == 0 &&
+           strcmp(jstr(x, "place"), jstr(y, "place")) == 0;
+}
+
+static void put_viewer(FILE *f, const cJSON *s)
+{
+    const char *viewer = jstr(s, "viewer");
+    const char *role_name = jstr(s, "role_name");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "system"))) {
+        fputs("the system <strong>", f);
+        put_text(f, jstr(s, "system_name")[0] ? jstr(s, "system_name") : "(unnamed)");
+        fputs("</strong>", f);
+        if (viewer[0]) {
+            fputs("; responsible: <strong>", f);
+            put_text(f, viewer);
+            fputs("</strong>", f);
+        }
+    } else {
+        fputs("<strong>", f);
+        put_text(f, viewer[0] ? viewer : "(name not given)");
+        fputs("</strong>", f);
+        if (role_name[0]) {
+            fputs(", ", f);
+            put_text(f, role_name);
+        } else if (jstr(s, "role")[0]) {
+            fputs(", job role not named in the message", f);
+        }
+    }
+}
+
+static void put_place(FILE *f, const cJSON *timeline, int first_idx)
+{
+    const cJSON *s = cJSON_GetArrayItem(timeline, first_idx);
     const char *setting = jstr(s, "setting");
     const char *label = jstr(s, "setting_label");
     const char *place = shown(s, "place", "place_display");
@@ -521,8 +600,17 @@ static void put_step(FILE *f, const cJSON *s)
     const char *closed = jstr(s, "closed");
     const char *phone = jstr(s, "phone");
     const cJSON *resolved = cJSON_GetObjectItemCaseSensitive(s, "resolved");
-    fprintf(f, "<li class=\"step s-%s\">\n<p class=\"when\">", setting_class(setting));
-    put_time(f, jstr(s, "at"), 0);
+    int n = cJSON_GetArraySize(timeline);
+    fprintf(f, "<li class=\"step s-%s\">\n<p class=\"when times\">", setting_class(setting));
+    int k = 0;
+    for (int j = first_idx; j < n; j++) {
+        const cJSON *t = cJSON_GetArrayItem(timeline, j);
+        if (!same_place(t, s))
+            continue;
+        if (k++)
+            fputs(", ", f);
+        put_time(f, jstr(t, "at"), 0);
+    }
     fputs("</p>\n<div class=\"what\">\n<p class=\"place\">", f);
     if (via_parent && place[0])
         fputs("A site of ", f);
@@ -552,28 +640,30 @@ static void put_step(FILE *f, const cJSON *s)
         fputs("</p>\n<p class=\"sub\">As named in the message: ", f);
         put_text(f, in_message);
     }
-    fputs("</p>\n<p class=\"viewer\">", f);
-    const char *viewer = jstr(s, "viewer");
-    const char *role_name = jstr(s, "role_name");
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "system"))) {
-        fputs("Viewed by the system <strong>", f);
-        put_text(f, jstr(s, "system_name")[0] ? jstr(s, "system_name") : "(unnamed)");
-        fputs("</strong>", f);
-        if (viewer[0]) {
-            fputs("; responsible: <strong>", f);
-            put_text(f, viewer);
-            fputs("</strong>", f);
+    fputs("</p>\n", f);
+    /* who viewed, one line each; with several views here, each says when */
+    int several = k > 1;
+    for (int j = first_idx; j < n; j++) {
+        const cJSON *t = cJSON_GetArrayItem(timeline, j);
+        if (!same_place(t, s))
+            continue;
+        fputs("<p class=\"viewer\">", f);
+        if (several) {
+            int64_t at;
+            struct uk_time u;
+            if (parse_iso(jstr(t, "at"), &at) == 0) {
+                uk_time(at, &u);
+                fprintf(f, "At %s, viewed by ", u.hm);
+            } else {
+                fputs("Viewed by ", f);
+            }
+        } else {
+            fputs("Viewed by ", f);
         }
-    } else {
-        fputs("Viewed by <strong>", f);
-        put_text(f, viewer[0] ? viewer : "(name not given)");
-        fputs("</strong>", f);
-        if (role_name[0]) {
-            fputs(", ", f);
-            put_text(f, role_name);
-        }
+        put_viewer(f, t);
+        fputs("</p>\n", f);
     }
-    fputs("</p>\n</div>\n<p class=\"call\">", f);
+    fputs("</div>\n<p class=\"call\">", f);
     char tel[48];
     tel_uri(phone, tel, sizeof tel);
     if (tel[0]) {
@@ -588,58 +678,78 @@ static void put_step(FILE *f, const cJSON *s)
     fputs("</p>\n</li>\n", f);
 }
 
+static void put_timeline(FILE *f, const cJSON *timeline)
+{
+    int n = cJSON_GetArraySize(timeline);
+    fputs("<ol class=\"timeline\" aria-label=\"Where the child was seen, in order\">\n", f);
+    for (int i = 0; i < n; i++) {
+        const cJSON *s = cJSON_GetArrayItem(timeline, i);
+        int seen = 0;
+        for (int k = 0; k < i && !seen; k++)
+            seen = same_place(cJSON_GetArrayItem(timeline, k), s);
+        if (!seen)
+            put_place(f, timeline, i);
+    }
+    fputs("</ol>\n", f);
+}
+
 static void put_card(struct page *pg, const struct entry *e, int idx)
 {
     FILE *f = pg->f;
-    const cJSON *timeline =
-        e->detail ? cJSON_GetObjectItemCaseSensitive(e->detail, "timeline") : NULL;
+    const cJSON *timeline = timeline_of(e);
     int views = count_of(e);
-    fprintf(f, "<article class=\"card\" aria-labelledby=\"card-%d\">\n<header>\n<div>\n",
-            idx);
-    fprintf(f, "<h3 id=\"card-%d\">Case <span class=\"case\">", idx);
+    fprintf(f, "<article class=\"card\"%s aria-labelledby=\"card-%d\">\n<header>\n<div>\n",
+            is_repeat(e) ? " data-repeat=\"true\"" : "", idx);
+    fprintf(f, "<h3 id=\"card-%d\"><span class=\"child\">", idx);
+    const char *name = dstr(e, "child_name");
+    put_text(f, name[0] ? name : "Child (name not known to the host)");
+    fputs("</span> <span class=\"case\">Case ", f);
     put_text(f, e->case_id[0] ? e->case_id : "(no case id)");
-    fputs("</span>", f);
-    if (timeline != NULL && views > 0) {
-        const cJSON *last = cJSON_GetArrayItem(timeline, views - 1);
-        fputs(": seen at ", f);
-        const char *lp = shown(last, "place", "place_display");
-        put_text(f, lp[0] ? lp : "an unnamed place");
+    fputs("</span></h3>\n", f);
+    const char *rep = dstr(e, "repeat_text");
+    if (strncmp(rep, "REPEAT: ", 8) == 0)
+        rep += 8;
+    if (rep[0]) {
+        fputs("<p class=\"episodes\">", f);
+        if (is_repeat(e))
+            fputs("<span class=\"repeat-flag\">Repeat</span>", f);
+        put_text(f, rep);
+        fputs("</p>\n", f);
     }
-    fputs("</h3>\n<ul class=\"facts\">\n", f);
+    fputs("<ul class=\"facts\">\n", f);
+    const char *dob = dstr(e, "date_of_birth");
+    if (dob[0]) {
+        fputs("<li>Born <strong>", f);
+        put_birth_date(f, dob);
+        fputs("</strong></li>\n", f);
+    }
     if (e->nhs_last4[0]) {
-        fputs("<li>Child&rsquo;s NHS number <strong>*** *** ", f);
+        fputs("<li>NHS number <strong>*** *** ", f);
         put_text(f, e->nhs_last4);
         fputs("</strong></li>\n", f);
     }
-    if (timeline != NULL && views > 0) {
+    if (views > 0) {
         fprintf(f, "<li><strong>%d</strong> view%s</li>\n", views, views == 1 ? "" : "s");
         fputs("<li>Latest ", f);
         put_time(f, jstr(cJSON_GetArrayItem(timeline, views - 1), "at"), 1);
         fputs("</li>\n", f);
     }
-    if (pg->team != NULL && e->worker[0]) {
-        fputs("<li>Allocated to <strong>", f);
-        put_text(f, e->worker);
-        fputs("</strong></li>\n", f);
-    }
+    fputs("<li>Allocated to <strong>", f);
+    put_text(f, e->worker[0] ? e->worker : "no one (team inbox)");
+    fputs("</strong></li>\n", f);
     if (e->team[0]) {
         fputs("<li>Team ", f);
         put_text(f, e->team);
         fputs("</li>\n", f);
     }
     fputs("</ul>\n</div>\n", f);
-    put_note_state(f, e);
+    put_state(pg, e);
     fputs("</header>\n", f);
-    if (timeline != NULL && views > 0) {
-        if (views > 1)
-            put_pathway(f, timeline);
-        fputs("<ol class=\"timeline\" aria-label=\"Views, earliest first\">\n", f);
-        const cJSON *s;
-        cJSON_ArrayForEach(s, timeline) put_step(f, s);
-        fputs("</ol>\n", f);
+    if (views > 0) {
+        put_timeline(f, timeline);
     } else {
-        /* No timeline (episodes off, or an unreadable entry): the one-line
-         * title the plugin wrote, which names the case, place and time. */
+        /* No timeline (an unreadable entry): the one-line title the plugin
+         * wrote, which names the case, place and time. */
         fputs("<p class=\"fallback\">", f);
         put_text(f, e->title);
         fputs("</p>\n", f);
@@ -680,6 +790,17 @@ static void put_foot(FILE *f)
           f);
 }
 
+/* The guidance shown above the cards: the same words as the entries'
+ * "What to do" (workflow/render.c). */
+static const char GUIDANCE[] =
+    "Read the views on each card. If one gives you cause for concern, call the "
+    "service on the number shown to find out why the child was seen. The health "
+    "professional who viewed the record is responsible for referring if the "
+    "presenting issue meets the threshold. If you take any action, record it in "
+    "the case note for the episode; completing the case note marks the card done. "
+    "A card marked <strong>Repeat</strong> is a child seen again and again: it is "
+    "listed first.";
+
 static void render(struct page *pg, const struct entries *es)
 {
     FILE *f = pg->f;
@@ -699,12 +820,12 @@ static void render(struct page *pg, const struct entries *es)
         put_foot(f);
         return;
     }
-    /* newest first (the store's order); which are "older" */
-    int64_t newest = es->v[0].updated_at;
-    size_t recent = 0;
-    while (recent < es->n && recent < RECENT_MAX &&
-           es->v[recent].updated_at >= newest - (int64_t)OLDER_AFTER_DAYS * 86400)
-        recent++;
+    size_t awaiting = 0, repeats = 0;
+    while (awaiting < es->n && !is_done(&es->v[awaiting])) {
+        repeats += is_repeat(&es->v[awaiting]);
+        awaiting++;
+    }
+    size_t done = es->n - awaiting;
     fputs("<p class=\"lede\">For ", f);
     if (pg->worker != NULL) {
         put_text(f, pg->worker);
@@ -716,39 +837,93 @@ static void render(struct page *pg, const struct entries *es)
         fputs("team ", f);
         put_text(f, pg->team);
     }
-    fprintf(f, " &middot; %zu episode%s, newest first</p>\n", es->n,
-            es->n == 1 ? "" : "s");
-    fputs("<div class=\"guidance\"><p>Each card is one episode: the views of the "
-          "child&rsquo;s CP-IS flag during one incident, earliest first. If a view "
-          "gives you cause for concern, call the service on the number shown. "
-          "Record any action you take in the case note.</p></div>\n",
-          f);
-    fputs("<section aria-labelledby=\"recent-h\">\n<h2 id=\"recent-h\">Recent "
-          "episodes</h2>\n",
-          f);
-    for (size_t i = 0; i < recent; i++)
+    fprintf(f, " &middot; %zu awaiting action", awaiting);
+    if (repeats)
+        fprintf(f, " (%zu repeat%s)", repeats, repeats == 1 ? "" : "s");
+    fprintf(f, ", %zu done</p>\n", done);
+    fprintf(f, "<section class=\"guidance\" aria-labelledby=\"todo-h\">\n<h2 id=\"todo-h\">"
+               "What to do</h2>\n<p>%s</p>\n</section>\n", GUIDANCE);
+    fprintf(f, "<section aria-labelledby=\"awaiting-h\">\n<h2 id=\"awaiting-h\">%s</h2>\n",
+            pg->worker != NULL ? "Awaiting your action" : "Awaiting the team&rsquo;s action");
+    if (awaiting == 0)
+        fputs("<p>Nothing is awaiting action.</p>\n", f);
+    for (size_t i = 0; i < awaiting; i++)
         put_card(pg, &es->v[i], (int)i + 1);
     fputs("</section>\n", f);
-    if (recent < es->n) {
-        size_t older = es->n - recent;
-        fprintf(f, "<section aria-labelledby=\"older-h\">\n<h2 id=\"older-h\">Older "
-                   "episodes</h2>\n<details class=\"older\">\n<summary>Show %zu "
-                   "older episode%s</summary>\n", older, older == 1 ? "" : "s");
-        for (size_t i = recent; i < es->n; i++)
+    if (done > 0) {
+        fprintf(f, "<section aria-labelledby=\"done-h\">\n<h2 id=\"done-h\">Done</h2>\n"
+                   "<details class=\"done\">\n<summary>Show %zu done episode%s</summary>\n",
+                done, done == 1 ? "" : "s");
+        for (size_t i = awaiting; i < es->n; i++)
             put_card(pg, &es->v[i], (int)i + 1);
         fputs("</details>\n</section>\n", f);
     }
     put_foot(f);
 }
 
+/* `landing --json`: one object per entry, in the page's order. */
+static void print_json(const struct entries *es)
+{
+    for (size_t i = 0; i < es->n; i++) {
+        const struct entry *e = &es->v[i];
+        const cJSON *timeline = timeline_of(e);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", e->id);
+        cJSON_AddStringToObject(o, "case_id", e->case_id);
+        cJSON_AddStringToObject(o, "child_name", dstr(e, "child_name"));
+        cJSON_AddStringToObject(o, "date_of_birth", dstr(e, "date_of_birth"));
+        cJSON_AddStringToObject(o, "state", is_done(e) ? "done" : "awaiting_action");
+        cJSON_AddStringToObject(o, "first", dstr(e, "first"));
+        cJSON_AddStringToObject(o, "last", dstr(e, "last"));
+        cJSON_AddNumberToObject(o, "accesses", count_of(e));
+        cJSON *places = cJSON_AddArrayToObject(o, "places");
+        int n = cJSON_GetArraySize(timeline);
+        for (int j = 0; j < n; j++) {
+            const cJSON *s = cJSON_GetArrayItem(timeline, j);
+            int seen = 0;
+            for (int k = 0; k < j && !seen; k++)
+                seen = same_place(cJSON_GetArrayItem(timeline, k), s);
+            if (!seen)
+                cJSON_AddItemToArray(places, cJSON_CreateString(jstr(s, "place")));
+        }
+        const cJSON *ew = e->detail ? cJSON_GetObjectItemCaseSensitive(e->detail,
+                                                                       "episodes_in_window")
+                                    : NULL;
+        if (cJSON_IsNumber(ew))
+            cJSON_AddNumberToObject(o, "episodes_in_window", ew->valuedouble);
+        else
+            cJSON_AddNullToObject(o, "episodes_in_window"); /* an older plugin's entry */
+        cJSON_AddBoolToObject(o, "repeat", is_repeat(e));
+        cJSON_AddStringToObject(o, "repeat_text", dstr(e, "repeat_text"));
+        cJSON_AddStringToObject(o, "worker", e->worker);
+        cJSON_AddStringToObject(o, "team", e->team);
+        if (e->nhs_last4[0]) {
+            char masked[16];
+            snprintf(masked, sizeof masked, "*** *** %.4s", e->nhs_last4);
+            cJSON_AddStringToObject(o, "nhs_number", masked);
+        }
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (line != NULL) {
+            puts(line);
+            free(line);
+        }
+    }
+}
+
 /* ---- the command -------------------------------------------------------------- */
 
-int landing_main(const char *db, char **args, size_t nargs)
+int landing_main(const char *db, const char *cases_path, char **args, size_t nargs)
 {
     const char *worker = NULL, *team = NULL, *html = NULL;
+    int json = 0;
     for (size_t i = 0; i < nargs; i++) {
         const char *a = args[i];
         const char **slot = NULL;
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
         if (strcmp(a, "--worker") == 0)
             slot = &worker;
         else if (strcmp(a, "--team") == 0)
@@ -767,8 +942,10 @@ int landing_main(const char *db, char **args, size_t nargs)
     }
     if (worker == NULL && team == NULL)
         return usage("%s", "give --worker ID or --team NAME");
-    if (html == NULL)
-        return usage("%s", "give --html FILE (\"-\" for standard output)");
+    if (html == NULL && !json)
+        return usage("%s", "give --html FILE (\"-\" for standard output) or --json");
+    if (json && html != NULL && strcmp(html, "-") == 0)
+        return usage("%s", "--json and --html - both write to standard output");
     if (db == NULL)
         return usage("%s", "needs --db FILE, the store a replay wrote");
     if (!store_pg_is_conninfo(db) && access(db, R_OK) != 0) {
@@ -791,6 +968,35 @@ int landing_main(const char *db, char **args, size_t nargs)
                 es.nomem ? "out of memory" : "cannot read the landing entries");
         entries_free(&es);
         return EXIT_USAGE;
+    }
+
+    /* A worker or team nobody knows (not in the case fixture, no entry in
+     * the store) is a mistyped id, not an empty page. */
+    if (es.n == 0) {
+        struct cases *cs = cases_load(cases_path, err, sizeof err);
+        if (cs == NULL) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, cases_path, err);
+            entries_free(&es);
+            return EXIT_USAGE;
+        }
+        int known = cases_knows(cs, worker, team);
+        cases_free(cs);
+        if (!known) {
+            fprintf(stderr, "%s: landing: %s%s is not known (no case in %s is allocated "
+                    "to it and the store has no entry for it)\n", PROG,
+                    worker != NULL ? "worker " : "team ", worker != NULL ? worker : team,
+                    cases_path);
+            entries_free(&es);
+            return EXIT_REJECTED;
+        }
+    }
+    if (es.n > 1)
+        qsort(es.v, es.n, sizeof *es.v, entry_order);
+    if (json)
+        print_json(&es);
+    if (html == NULL) {
+        entries_free(&es);
+        return EXIT_OK;
     }
 
     int to_stdout = strcmp(html, "-") == 0;

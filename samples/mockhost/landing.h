@@ -11,11 +11,12 @@
 /* The command's --help text. */
 extern const char LANDING_HELP[];
 
-/* Runs `landing` on the store `db` (the global --db; NULL = none given) with
+/* Runs `landing` on the store `db` (the global --db; NULL = none given) and
+ * the case fixture cases_path (to tell an unknown worker or team), with
  * the command's own operands and options (args[0..nargs)).  Returns the exit
  * status: 0 page written, 1 page written but an entry could not be read
  * (shown degraded, named on stderr), 2 usage error, no store, or the page
  * could not be written. */
-int landing_main(const char *db, char **args, size_t nargs);
+int landing_main(const char *db, const char *cases_path, char **args, size_t nargs);
 
 #endif /* MOCKHOST_LANDING_H */

@@ -33,6 +33,7 @@
 #include "host.h"
 #include "inputs.h"
 #include "landing.h"
+#include "notes.h"
 #include "loader.h"
 #include "paths.h"
 #include "progress.h"
@@ -135,7 +136,8 @@ static const struct command_help COMMAND_HELP[] = {
      "Print the summary of the store: notifications, accesses, duplicates,\n"
      "rejected, activities, first_response_alerts, first_response_followups,\n"
      "landing_entries, case_notes, episodes, records_kept, quarantined,\n"
-     "closed_on_switch, data_quality_items, landing_updates, failed.\n"},
+     "closed_on_switch, data_quality_items, landing_updates, failed,\n"
+     "repeat_entries (landing entries marked as a repeat), notes_completed.\n"},
     {"quarantine",
      "usage: cpis-mockhost [--db FILE] quarantine list\n"
      "       cpis-mockhost [OPTIONS] quarantine redeliver ID\n"
@@ -144,6 +146,7 @@ static const struct command_help COMMAND_HELP[] = {
      "stored payload again as a new event; on success it is marked\n"
      "redelivered.\n"},
     {"landing", LANDING_HELP},
+    {"note", NOTE_HELP},
     {"config", CONFIG_HELP},
 };
 
@@ -237,6 +240,7 @@ static int parse_options(struct options *o, int argc, char **argv)
             else if (strcmp(a, "--ods") == 0)
                 slot = &o->ods[o->nods];
             else if (o->command != NULL && (strcmp(o->command, "landing") == 0 ||
+                                            strcmp(o->command, "note") == 0 ||
                                             strcmp(o->command, "config") == 0)) {
                 /* landing and config read their own options (--worker,
                  * --team, --html, --json): landing.c, configcmd.c */
@@ -610,6 +614,8 @@ static int print_summary(struct store *st)
         {"landing_updates", sum.landing_updates},
         {"failed", sum.failed},
         {"ignored", sum.ignored},
+        {"repeat_entries", sum.repeat_entries},
+        {"notes_completed", sum.notes_completed},
     };
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; o != NULL && i < sizeof keys / sizeof keys[0]; i++)
@@ -803,6 +809,25 @@ static void print_quarantine_row(void *user, const struct store_quarantine_row *
     print_json_line(o);
 }
 
+static int cmd_note(struct options *o)
+{
+    struct session s;
+    int rc = note_needs_plugin(o->args, o->nargs) ? session_open(&s, o, stdout)
+                                                  : session_open_store(&s, o);
+    if (rc == 0 && s.host.cases == NULL) {
+        char err[512];
+        s.host.cases = cases_load(o->cases_path, err, sizeof err);
+        if (s.host.cases == NULL) {
+            fprintf(stderr, "%s: %s: %s\n", PROG, o->cases_path, err);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc == 0)
+        rc = note_main(&s.host, o->args, o->nargs);
+    session_close(&s);
+    return rc;
+}
+
 static int cmd_quarantine(struct options *o)
 {
     const char *sub = o->nargs > 0 ? o->args[0] : NULL;
@@ -927,7 +952,9 @@ int main(int argc, char **argv)
     else if (strcmp(o.command, "report") == 0)
         rc = cmd_report(&o);
     else if (strcmp(o.command, "landing") == 0)
-        rc = landing_main(o.db, o.args, o.nargs);
+        rc = landing_main(o.db, o.cases_path, o.args, o.nargs);
+    else if (strcmp(o.command, "note") == 0)
+        rc = cmd_note(&o);
     else if (strcmp(o.command, "config") == 0)
         rc = config_main(o.plugin_path, o.config_path, o.ods, o.args, o.nargs);
     else

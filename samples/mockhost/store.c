@@ -195,6 +195,11 @@ static const char SCHEMA[] =
     "  reason TEXT, closed INTEGER NOT NULL, closed_at INTEGER);"
     /* MAX(created_seq) on every new landing entry or case note: without
      * these it is a scan of the table per write (added to older files too). */
+    /* What a practitioner recorded when completing a case-note stub (the
+     * host's side of `note complete`), apart from the stub the plugin
+     * upserts.  A separate table, so older store files gain it too. */
+    "CREATE TABLE IF NOT EXISTS note_actions ("
+    "  note_id TEXT PRIMARY KEY, action TEXT NOT NULL, completed_at INTEGER);"
     "CREATE INDEX IF NOT EXISTS landing_created_seq ON landing (created_seq);"
     "CREATE INDEX IF NOT EXISTS case_notes_created_seq"
     "  ON case_notes (created_seq);";
@@ -873,6 +878,11 @@ int store_summary(struct store *st, struct store_summary *out)
          "SELECT COUNT(*) FROM quarantine WHERE status = 'quarantined'"},
         {&out->closed_on_switch,
          "SELECT COALESCE(SUM(closed), 0) FROM closures"},
+        /* the plugin marks a repeat in the entry's detail (docs) */
+        {&out->repeat_entries,
+         "SELECT COUNT(*) FROM landing WHERE json_valid(detail_json)"
+         " AND json_extract(detail_json, '$.repeat') = 1"},
+        {&out->notes_completed, "SELECT COUNT(*) FROM note_actions"},
     };
     memset(out, 0, sizeof *out);
     int rc = CPIS_OK;
@@ -1078,6 +1088,76 @@ int store_landing_each(struct store *st, const char *worker, const char *team,
             fn(user, &row);
         }
         rc = step_status(st, s);
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+/* ---- case-note stubs and their completion ------------------------------ */
+
+int store_note_each(struct store *st, const char *case_id, const char *id,
+                    void (*fn)(void *user, const struct store_note_row *row),
+                    void *user)
+{
+    static const char sql[] =
+        "SELECT n.id, n.case_id, n.worker, n.team, n.body, n.revision,"
+        " COALESCE(CASE WHEN json_valid(n.detail_json)"
+        "   THEN unixepoch(json_extract(n.detail_json, '$.first')) END,"
+        "   n.updated_at),"
+        " n.updated_at, COALESCE(a.completed_at, 0), COALESCE(a.action, '')"
+        " FROM case_notes n LEFT JOIN note_actions a ON a.note_id = n.id"
+        " WHERE (?1 IS NOT NULL AND n.case_id = ?1) OR (?2 IS NOT NULL AND n.id = ?2)"
+        " ORDER BY n.created_seq, n.id";
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st, sql, &stmt);
+    if (rc == CPIS_OK) {
+        if (case_id != NULL)
+            sqlite3_bind_text(stmt, 1, case_id, -1, SQLITE_TRANSIENT);
+        if (id != NULL)
+            sqlite3_bind_text(stmt, 2, id, -1, SQLITE_TRANSIENT);
+        int s;
+        while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+            struct store_note_row row = {
+                .id = column_text(stmt, 0),
+                .case_id = column_text(stmt, 1),
+                .worker = column_text(stmt, 2),
+                .team = column_text(stmt, 3),
+                .body = column_text(stmt, 4),
+                .revision = sqlite3_column_int64(stmt, 5),
+                .first = sqlite3_column_int64(stmt, 6),
+                .last = sqlite3_column_int64(stmt, 7),
+                .completed_at = sqlite3_column_int64(stmt, 8),
+                .action = column_text(stmt, 9),
+            };
+            fn(user, &row);
+        }
+        rc = step_status(st, s);
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_note_complete(struct store *st, const char *id, const char *action,
+                        int64_t at_ms)
+{
+    pthread_mutex_lock(&st->lock);
+    sqlite3_stmt *stmt;
+    int rc = prepare(st,
+                     "INSERT INTO note_actions (note_id, action, completed_at)"
+                     " SELECT id, ?2, ?3 FROM case_notes WHERE id = ?1"
+                     " ON CONFLICT (note_id) DO UPDATE SET action = excluded.action,"
+                     " completed_at = excluded.completed_at",
+                     &stmt);
+    if (rc == CPIS_OK) {
+        sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, 2, action, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(stmt, 3, at_ms);
+        rc = step_status(st, sqlite3_step(stmt));
+        if (rc == CPIS_OK && sqlite3_changes(st->db) == 0)
+            rc = CPIS_ERR_NOT_FOUND;
         sqlite3_finalize(stmt);
     }
     pthread_mutex_unlock(&st->lock);

@@ -69,6 +69,8 @@ struct store_summary {
     int64_t closed_on_switch;
     int64_t ignored;         /* CP-IS files passed by, not notifications (an
                                 upload acknowledgement, a MESH report) */
+    int64_t repeat_entries;  /* landing entries marked as a repeat */
+    int64_t notes_completed; /* case-note stubs completed (note complete) */
 };
 
 /* One quarantined message, for `quarantine list` and `redeliver`.  Every
@@ -226,5 +228,34 @@ struct store_landing_row {
 int store_landing_each(struct store *st, const char *worker, const char *team,
                        void (*fn)(void *user, const struct store_landing_row *row),
                        void *user);
+
+/* ---- case-note stubs and their completion (`note` command, notes.c) ---- */
+
+/* One case-note stub.  Borrowed for the callback.  completed_at is 0 and
+ * action "" until a practitioner completed it; the action is kept apart from
+ * the stub's body, so a later revision of the stub never overwrites it. */
+struct store_note_row {
+    const char *id;
+    const char *case_id;
+    const char *worker;
+    const char *team;
+    const char *body;
+    int64_t revision;
+    int64_t first;           /* epoch seconds, from the stub's detail */
+    int64_t last;            /* updated_at */
+    int64_t completed_at;    /* epoch ms, 0 = not completed */
+    const char *action;
+};
+
+/* Calls fn for each stub on the case (case_id NULL: the stub `id` only),
+ * oldest first.  Returns CPIS_OK (also when none matched) or an error. */
+int store_note_each(struct store *st, const char *case_id, const char *id,
+                    void (*fn)(void *user, const struct store_note_row *row),
+                    void *user);
+
+/* Records the practitioner's action on stub `id` at at_ms (a second
+ * completion replaces the first).  CPIS_ERR_NOT_FOUND when no such stub. */
+int store_note_complete(struct store *st, const char *id, const char *action,
+                        int64_t at_ms);
 
 #endif /* MOCKHOST_STORE_H */

@@ -7,12 +7,12 @@
 # that an "older" episode exists), renders `landing --worker sw.ahmed`, then:
 #   - --dump-dom: the DOM after Chromium parsed and rendered it: structure
 #     (main, h1/h2/h3, article per card, ol timeline, time[datetime], lang),
-#     place names, tel: links, timeline order, newest card first, the older
-#     episode inside a closed <details>, no 10-digit number anywhere, no
+#     place names, tel: links, timeline order, repeats then newest first,
+#     nothing awaiting action folded, no 10-digit number anywhere, no
 #     script, no external resource;
 #   - --print-to-pdf + pdftotext (when poppler-utils is installed): the text
 #     actually laid out on the page, which must show the places and phone
-#     numbers and must not show the collapsed older episode;
+#     numbers and the earlier episode awaiting action;
 #   - --screenshot at 1366x900: a PNG of the right size that is not blank.
 #     With CPIS_PREVIEW_PNG=FILE a taller full-page screenshot is also saved
 #     there (how docs/landing-preview.png was made).
@@ -86,8 +86,7 @@ count() { grep -oF -- "$1" "$DOM" | wc -l; }
 check "html lang=en-GB" has '<html lang="en-GB">'
 check "one main landmark" test "$(count '<main')" -eq 1
 check "h1 CP-IS notifications" has '<h1>CP-IS notifications</h1>'
-check "h2 Recent episodes" grep -qE '<h2 id="recent-h">Recent episodes</h2>' "$DOM"
-check "h2 Older episodes" grep -qE '<h2 id="older-h">Older episodes</h2>' "$DOM"
+check "h2 Awaiting your action" grep -qE '<h2 id="awaiting-h">Awaiting your action</h2>' "$DOM"
 check "four cards (articles)" test "$(count '<article class="card"')" -eq 4
 check "four card headings (h3)" test "$(count '<h3 id="card-')" -eq 4
 check "timelines are ordered lists" test "$(count '<ol class="timeline"')" -eq 4
@@ -103,34 +102,35 @@ done
 check "tel: link Royal Stoke" has '<a href="tel:+441782715444">Call 01782 715444</a>'
 check "tel: link ambulance" has '<a href="tel:+441384215555">Call 01384 215555</a>'
 check "tel: link NHS 111" has '<a href="tel:+443001000404">Call 0300 100 0404</a>'
-check "who viewed: a person" has 'Viewed by <strong>Olivia Bennett</strong>, Nurse Access Role'
+check "who viewed: a person" has '<strong>Olivia Bennett</strong>, Nurse Access Role'
 check "who viewed: a system" has 'Viewed by the system <strong>NHS 111 Clinical Assessment Service</strong>'
-check "case-note stub state shown" has 'Case note: awaiting your action'
+check "entry state shown" has 'Awaiting your action</p>'
 check "masked NHS number shown" has '*** *** 5552'
 check "case ids shown" grep -q 'C-1001' "$DOM"
 
 # The cascade card's timeline, earliest first: 111, control, crew hub, Leeds,
 # Royal Stoke 15:10, Royal Stoke 18:45.
-awk '/<h3 id="card-[0-9]+">Case <span class="case">C-1001/{on=1} on&&/<\/article>/{exit} on' \
+awk '/<h3 id="card-[0-9]+"><span class="child">[^<]*<\/span> <span class="case">Case C-1001/{on=1} on&&/<\/article>/{exit} on' \
   "$DOM" >"$T/cascade.html"
 order=$(grep -oE '<time datetime="[^"]+"' "$T/cascade.html" | sed 's/.*="//; s/"//' | tr '\n' ' ')
 check "cascade timeline in time order (got: $order)" \
   test "$order" = "2024-03-15T18:45:00Z 2024-03-15T14:02:00Z 2024-03-15T14:05:00Z 2024-03-15T14:20:00Z 2024-03-15T14:29:58Z 2024-03-15T15:10:00Z 2024-03-15T18:45:00Z "
 places=$(grep -oE 'class="place">[^<]+' "$T/cascade.html" | sed 's/.*>//' | tr '\n' '|')
-check "cascade places in pathway order" test "$places" = \
-  "DHU Health Care CIC - NHS 111 West Midlands |WMAS Emergency Operations Centre |Stafford Ambulance Hub |Leeds General Infirmary |Royal Stoke University Hospital |Royal Stoke University Hospital |"
+check "cascade places in pathway order, each once" test "$places" = \
+  "DHU Health Care CIC - NHS 111 West Midlands |WMAS Emergency Operations Centre |Stafford Ambulance Hub |Leeds General Infirmary |Royal Stoke University Hospital |"
 
-# Cards newest first: the "Latest" time of each card, in page order.
+# Cards: repeats first (C-1003's 22 Mar and 16 Mar episodes), then newest;
+# here that is also newest first.  The "Latest" time of each card, in order.
 latest=$(grep -oE 'Latest <time datetime="[^"]+"' "$DOM" | sed 's/.*="//; s/"//')
 check "cards newest first" test "$latest" = "$(printf '%s\n' $latest | sort -r)"
 check "four latest times" test "$(printf '%s\n' $latest | wc -l)" -eq 4
 
-# The older episode (20 Feb) is inside a closed <details>.
-awk '/<details class="older">/{on=1} on' "$DOM" >"$T/older.html"
-check "older episode inside <details>" grep -q '2024-02-20T09:41:12Z' "$T/older.html"
-check "details is closed" bash -c "! grep -q '<details class=\"older\" open' '$DOM'"
-check "summary names the count" has '<summary>Show 1 older episode</summary>'
-check "recent part has no Feb episode" bash -c "! sed -n '/<h2 id=\"recent-h\">/,/<details/p' '$DOM' | grep -q 2024-02-20"
+# The 20 Feb episode awaits action: shown, never folded away as "older";
+# the two later episodes of the same child are repeats (their counts were
+# updated when the earlier episode arrived late).
+check "Feb episode shown" grep -q '2024-02-20T09:41:12Z' "$DOM"
+check "nothing folded while everything awaits action" bash -c "! grep -q '<details' '$DOM'"
+check "two repeats marked" test "$(count 'data-repeat="true"')" -eq 2
 
 # Privacy and self-containment.
 check "no 10-digit number anywhere" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$DOM'"
@@ -153,10 +153,10 @@ if command -v pdftotext >/dev/null 2>&1; then
   check "shown: phone 0300 100 0404" grep -q 'Call 0300 100 0404' "$TXT"
   check "shown: who viewed" grep -q 'Olivia Bennett' "$TXT"
   check "shown: UK times" grep -q '18:45 GMT' "$TXT"
-  check "shown: case-note state" grep -q 'awaiting your action' "$TXT"
+  check "shown: entry state" grep -q 'Awaiting your action' "$TXT"
   check "shown: masked NHS number" grep -qF '*** *** 5552' "$TXT"
-  check "not shown: the collapsed older episode" bash -c "! grep -q '20 Feb 2024' '$TXT'"
-  check "shown: the older-episodes toggle" grep -q 'Show 1 older episode' "$TXT"
+  check "shown: the Feb episode (awaiting action)" grep -q '20 Feb 2024' "$TXT"
+  check "shown: the repeat mark" grep -q 'Repeat' "$TXT"
   check "shown text: no 10-digit number" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$TXT'"
   check "shown text in order: 111 before the ward" bash -c \
     "a=\$(grep -n 'WMAS Emergency' '$TXT' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$TXT' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
@@ -186,11 +186,9 @@ chrome --dump-dom "file://$T/team.html" >"$T/team.dom"
 check "team page: C-1002 cards" grep -q 'C-1002' "$T/team.dom"
 check "team page: allocated worker shown" grep -q 'Allocated to <strong>sw.okafor</strong>' "$T/team.dom"
 check "team page: no other team's case" bash -c "! grep -q 'C-1001' '$T/team.dom'"
-"$M" --db "$DB" landing --worker sw.nobody --html "$T/empty.html" 2>/dev/null
-check "unknown worker exits 0" test $? -eq 0
-chrome --dump-dom "file://$T/empty.html" >"$T/empty.dom"
-check "empty state says so" grep -q 'There are no CP-IS notifications for sw.nobody' "$T/empty.dom"
-check "empty state has no cards" bash -c "! grep -q '<article' '$T/empty.dom'"
+"$M" --db "$DB" landing --worker sw.nobody --html "$T/empty.html" 2>"$T/nobody.err"
+check "unknown worker exits 1" test $? -eq 1
+check "unknown worker named" grep -q 'sw.nobody' "$T/nobody.err"
 
 echo "$NAME: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -180,6 +180,21 @@ static int init(const struct cpis_host_api *h, const struct cpis_config_source *
           strcmp(c.case_id, "C-0999") == 0 && c.worker[0] == '\0', "case_lookup closed");
     CHECK(h->case_lookup(h->ctx, "6281948211", &c) == CPIS_OK && c.status == CPIS_CASE_UNKNOWN &&
           c.case_id[0] == '\0', "case_lookup unknown");
+    /* ABI 1.1: the child's name and date of birth; a plugin built against
+     * 1.0 passes a struct that ends at team: nothing is written past it and
+     * struct_size stays as given */
+    memset(&c, 0, sizeof c); c.struct_size = sizeof c;
+    CHECK(h->case_lookup(h->ctx, "9449305552", &c) == CPIS_OK &&
+          strcmp(c.child_name, "Amelia Hughes") == 0 &&
+          strcmp(c.date_of_birth, "2015-05-12") == 0 && c.struct_size == sizeof c,
+          "case_lookup child (1.1 struct)");
+    memset(&c, 0x5a, sizeof c);
+    c.struct_size = (uint32_t)(offsetof(struct cpis_case, team) + sizeof c.team);
+    CHECK(h->case_lookup(h->ctx, "9449305552", &c) == CPIS_OK && c.status == CPIS_CASE_OPEN &&
+          strcmp(c.case_id, "C-1001") == 0 && (unsigned char)c.child_name[0] == 0x5a &&
+          (unsigned char)c.date_of_birth[15] == 0x5a &&
+          c.struct_size == offsetof(struct cpis_case, team) + sizeof c.team,
+          "case_lookup 1.0 struct: child fields untouched");
 
     /* state: absent, create, conflict, buffer, update */
     char buf[64]; size_t len = 99; uint64_t ver = 99;
@@ -287,7 +302,7 @@ H=("$M" --plugin "$tmp/probe.so" --config "$CONFIG" --cases "$CASES")
 # ---- the host table's contract, checked from inside the plugin --------------
 # (the probe's checks run in init; `parse` is the lightest command that inits)
 run "probe checks" 0 "${H[@]}" --db "$tmp/probe.db" parse "$CASES"
-expect_in "probe reports its checks" "$tmp/err" "probe: 35 checks passed"
+expect_in "probe reports its checks" "$tmp/err" "probe: 37 checks passed"
 expect_not_in "no debug line without -v" "$tmp/err" "probe: debug line"
 expect_in "parse buffer grown to a 30000-byte line" "$tmp/out" '"ok":true'
 if [ "$(wc -c <"$tmp/out")" -gt 30000 ]; then ok; else fail "parse line truncated"; fi

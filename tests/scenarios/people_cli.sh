@@ -199,7 +199,7 @@ expect_in "charset" "$P" '<meta charset="utf-8">'
 expect_in "inline css" "$P" "<style>"
 expect_in "main" "$P" '<main id="main"'
 expect_in "h1" "$P" "<h1>CP-IS notifications</h1>"
-expect_in "h2" "$P" '<h2 id="recent-h">Recent episodes</h2>'
+expect_in "h2" "$P" '<h2 id="awaiting-h">Awaiting your action</h2>'
 expect_lines "three cards" <(grep -o '<article class="card"' "$P") 3
 expect_lines "three h3" <(grep -o '<h3 id="card-' "$P") 3
 expect_lines "three timelines" <(grep -o '<ol class="timeline"' "$P") 3
@@ -207,17 +207,18 @@ expect_in "time element" "$P" '<time datetime="2024-03-15T14:02:00Z">'
 expect_in "tel link" "$P" 'href="tel:+441782715444"'
 expect_in "place" "$P" "Royal Stoke University Hospital"
 expect_in "setting badge" "$P" '<span class="badge b-ambulance">Ambulance service</span>'
-expect_in "note state" "$P" "Case note: awaiting your action"
+expect_in "entry state" "$P" "Awaiting your action</p>"
+expect_in "child named" "$P" '<span class="child">Amelia Hughes</span>'
 expect_in "masked NHS number" "$P" "*** *** 5552"
-expect_in "pathway summary" "$P" "NHS 111 &rarr; Ambulance service &rarr; Hospital"
+expect_lines "each place once" <(grep -o 'class="place">ROYAL STOKE UNIVERSITY HOSPITAL' "$P") 1
 expect_in "focus style" "$P" ":focus-visible"
 expect_in "skip link" "$P" '<a class="skip" href="#main">'
-expect_not_in "no details when nothing is older" "$P" "<details"
+expect_not_in "no details when nothing is done" "$P" "<details"
 expect_not_in "no script" "$P" "<script"
 expect_not_in "no full NHS number" "$P" "9449305552"
 expect_not_in "no spaced NHS number" "$P" "944 930 5552"
 if grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' "$P"; then fail "a 10-digit number in the page"; else ok; fi
-# newest first: C-1003 (22 Mar, then 16 Mar) before C-1001 (15 Mar)
+# the repeat first (C-1003, 22 Mar), then newest: C-1003 16 Mar, C-1001 15 Mar
 order=$(grep -oE 'Latest <time datetime="[^"]+"' "$P" | sed 's/.*="//; s/"//' | tr '\n' ' ')
 if [ "$order" = "2024-03-22T15:20:00Z 2024-03-16T09:41:12Z 2024-03-15T18:45:00Z " ]; then ok; else fail "card order: $order"; fi
 
@@ -227,16 +228,16 @@ run "landing --team" 0 "$M" --db "$DB" landing --team "Cannock South" --html "$t
 expect_in "team page worker" "$tmp/t.html" "Allocated to <strong>sw.okafor</strong>"
 expect_not_in "team page other team" "$tmp/t.html" "C-1001"
 expect_lines "team cards" <(grep -o '<article class="card"' "$tmp/t.html") 2
-run "landing unknown worker" 0 "$M" --db "$DB" landing --worker sw.nobody --html "$tmp/e.html"
-expect_in "empty state" "$tmp/e.html" "There are no CP-IS notifications for sw.nobody."
-expect_in "empty state heading" "$tmp/e.html" "<h2 id=\"empty-h\">No notifications</h2>"
-expect_not_in "empty state no card" "$tmp/e.html" "<article"
+run "landing unknown worker" 1 "$M" --db "$DB" landing --worker sw.nobody --html "$tmp/e.html"
+expect_in "unknown worker named" "$tmp/err" "worker sw.nobody is not known"
 
 # v5 store: no landing entries, so the page is empty
 DB5="$tmp/store5.db"
 run "replay v5" 0 "$M" --config "$S/config/v5.json" --db "$DB5" replay "$S/cascade"
 run "landing on v5 store" 0 "$M" --db "$DB5" landing --worker sw.ahmed --html "$tmp/v5.html"
-expect_in "v5: empty state" "$tmp/v5.html" "There are no CP-IS notifications"
+expect_in "v5: empty state" "$tmp/v5.html" "There are no CP-IS notifications for sw.ahmed."
+expect_in "empty state heading" "$tmp/v5.html" "<h2 id=\"empty-h\">No notifications</h2>"
+expect_not_in "empty state no card" "$tmp/v5.html" "<article"
 
 # usage errors and file errors (exit 2, on stderr, naming the file)
 run "landing no --html" 2 "$M" --db "$DB" landing --worker sw.ahmed

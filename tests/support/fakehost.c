@@ -125,6 +125,12 @@ static int h_register(void *ctx, int kind, void (*fn)(void), void *user)
         fh->on_shutdown = (cpis_shutdown_hook)(void *)fn;
         fh->shutdown_user = user;
         break;
+    case CPIS_HOOK_NOTE_COMPLETED:
+        if (fh->api.abi_minor < 1)
+            return CPIS_ERR_INVALID_ARG; /* as a 1.0 host answers an unknown kind */
+        fh->on_note_done = (cpis_note_hook)(void *)fn;
+        fh->note_done_user = user;
+        break;
     default:
         return CPIS_ERR_INVALID_ARG;
     }
@@ -145,6 +151,14 @@ static int h_case_lookup(void *ctx, const char *nhs, struct cpis_case *out)
         snprintf(out->worker, sizeof out->worker, "%s", r->b);
         snprintf(out->manager, sizeof out->manager, "%s", r->c);
         snprintf(out->team, sizeof out->team, "%s", r->d);
+    }
+    /* ABI 1.1: the child, when the caller's struct holds it; a 1.0 host
+     * (abi10_cases) knows nothing of these fields and leaves them alone. */
+    if (!fh->abi10_cases && CPIS_HAS_FIELD(out, struct cpis_case, date_of_birth)) {
+        out->struct_size = sizeof *out;
+        snprintf(out->child_name, sizeof out->child_name, "%s", r && r->e ? r->e : "");
+        snprintf(out->date_of_birth, sizeof out->date_of_birth, "%s",
+                 r && r->blob ? (const char *)r->blob : "");
     }
     pthread_mutex_unlock(&fh->lock);
     return CPIS_OK;
@@ -579,4 +593,34 @@ const char *fake_host_sample(const char *rel, char *buf, size_t cap)
     const char *base = getenv("CPIS_SAMPLES");
     snprintf(buf, cap, "%s/%s", base ? base : "samples", rel);
     return buf;
+}
+
+void fake_host_set_child(struct fake_host *fh, const char *nhs, const char *name,
+                         const char *dob)
+{
+    pthread_mutex_lock(&fh->lock);
+    struct fh_row *r = find_row(&fh->cases, nhs);
+    if (r) {
+        free(r->e);
+        free(r->blob);
+        r->e = dup_s(name);
+        r->blob = (unsigned char *)dup_s(dob);
+        r->blob_len = strlen(dob) + 1;
+    }
+    pthread_mutex_unlock(&fh->lock);
+}
+
+int fake_host_complete_note(struct fake_host *fh, const char *note_id, const char *case_id,
+                            const char *nhs, int64_t completed_at)
+{
+    if (fh->on_note_done == NULL)
+        return CPIS_ERR_UNSUPPORTED;
+    struct cpis_note_completion nc;
+    memset(&nc, 0, sizeof nc);
+    nc.struct_size = sizeof nc;
+    nc.note_id = note_id;
+    nc.case_id = case_id;
+    nc.nhs_number = nhs;
+    nc.completed_at = completed_at;
+    return fh->on_note_done(fh->note_done_user, &nc);
 }

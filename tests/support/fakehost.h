@@ -34,9 +34,14 @@ struct fake_host {
     void *config_user;
     cpis_shutdown_hook on_shutdown;
     void *shutdown_user;
+    cpis_note_hook on_note_done;  /* ABI 1.1 note-completed hook */
+    void *note_done_user;
     int hooks_registered;
+    int abi10_cases;            /* 1: case_lookup behaves as a 1.0 host (writes
+                                   the 1.0 fields only, leaves struct_size) */
 
-    struct fh_table cases;      /* key nhs; a case_id b worker c manager d team; n1 status */
+    struct fh_table cases;      /* key nhs; a case_id b worker c manager d team;
+                                   e child name; blob date of birth (NUL-ended); n1 status */
     struct fh_table items;      /* key id; a case b recipient c nid d access e subject; n1 kind n2 followup n3 open; blob body */
     struct fh_table landing;    /* key id; a case b worker c team d title e body; n1 revision */
     struct fh_table notes;      /* same shape as landing */
@@ -58,6 +63,15 @@ void fake_host_init(struct fake_host *fh);
 void fake_host_free(struct fake_host *fh);
 void fake_host_add_case(struct fake_host *fh, const char *nhs, int status, const char *case_id,
                         const char *worker, const char *manager, const char *team);
+
+/* What the host knows of the child of an added case (ABI 1.1). */
+void fake_host_set_child(struct fake_host *fh, const char *nhs, const char *name,
+                         const char *dob);
+
+/* Tell the plugin a case-note stub was completed (the ABI 1.1 hook);
+ * CPIS_ERR_UNSUPPORTED when the plugin registered none. */
+int fake_host_complete_note(struct fake_host *fh, const char *note_id, const char *case_id,
+                            const char *nhs, int64_t completed_at);
 
 /* Counts. */
 size_t fake_host_count_items(struct fake_host *fh, int kind, int open_only);
