@@ -1,5 +1,6 @@
 /*
- * cases.h - the mock host's case fixture (contract.md, "Host case data"):
+ * cases.h - the mock host's case fixture (docs/reference.md, "The case
+ * fixture"):
  * a JSON array of { nhs_number, case_id, status, worker, manager, team },
  * loaded once at start and read-only afterwards, so lookups need no lock.
  */
@@ -22,5 +23,13 @@ void cases_free(struct cases *c);
  * than the fixed-size buffers are truncated. */
 void cases_lookup(const struct cases *c, const char *nhs_number,
                   struct cpis_case *out);
+
+/* Finds a worker (team = 0: the fixture's "worker" and "manager" ids) or a
+ * team (team = 1: "team" names) the way a person types it: case does not
+ * matter.  Returns the fixture's own spelling (owned by c), or NULL when no
+ * case names it; then `near` receives up to three of the closest known
+ * ids, comma-separated ("" when the fixture names none). */
+const char *cases_find_person(const struct cases *c, const char *id, int team,
+                              char *near, size_t near_cap);
 
 #endif /* MOCKHOST_CASES_H */
