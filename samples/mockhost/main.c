@@ -378,6 +378,10 @@ struct session {
     char *config_text;
     size_t config_len;
     char *config_dir;
+    /* replay: the store's counts before this run, read before the plugin's
+     * init (a switch of version closes items during init: this run's). */
+    int want_before;
+    struct store_summary before;
 };
 
 static void session_close(struct session *s)
@@ -466,11 +470,17 @@ static int session_reconfigure(struct session *s, const char *path)
 
 /* Everything: store, fixture, configuration, plugin loaded and initialised.
  * `actions`: where action lines go during init and later (NULL: nowhere). */
-static int session_open(struct session *s, struct options *o, FILE *actions)
+static int session_open(struct session *s, struct options *o, FILE *actions,
+                        int want_before)
 {
     int rc = session_open_store(s, o);
     if (rc != 0)
         return rc;
+    s->want_before = want_before;
+    if (want_before && store_summary(s->host.store, &s->before) != CPIS_OK) {
+        fprintf(stderr, "%s: cannot read the store\n", PROG);
+        return EXIT_USAGE;
+    }
     char err[1024];
 
     s->host.cases = cases_load(o->cases_path, err, sizeof err);
@@ -739,7 +749,7 @@ static int cmd_deliver(struct options *o, int with_summary)
     if (rc != 0)
         return rc;
     struct session s;
-    rc = session_open(&s, o, stdout);
+    rc = session_open(&s, o, stdout, with_summary);
     if (rc == 0 && s.host.on_notification == NULL) {
         fprintf(stderr, "%s: %s: the plugin registered no notification hook\n",
                 PROG, o->plugin_path);
@@ -758,15 +768,6 @@ static int cmd_deliver(struct options *o, int with_summary)
     }
     /* A meter on stderr for a long run, only when stderr is a terminal
      * (progress.h), so scripts and tests never see it. */
-    /* replay prints what this run did: the store's counts after the run
-     * minus before (with --db the store may hold earlier runs). */
-    struct store_summary before;
-    memset(&before, 0, sizeof before);
-    if (with_summary && read_summary(s.host.store, &before) != 0) {
-        inputs_free(&list);
-        session_close(&s);
-        return EXIT_USAGE;
-    }
     struct progress prog;
     progress_start(&prog, o->command, list.n, -1);
     int all_accepted = 1;
@@ -783,7 +784,7 @@ static int cmd_deliver(struct options *o, int with_summary)
         if (read_summary(s.host.store, &after) != 0)
             rc = EXIT_USAGE;
         else
-            print_summary(&after, &before, 0);
+            print_summary(&after, &s.before, 0); /* this run: after - before */
     }
     session_close(&s);
     return rc;
@@ -827,7 +828,7 @@ static int cmd_parse(struct options *o)
     if (rc != 0)
         return rc;
     struct session s;
-    rc = session_open(&s, o, NULL);
+    rc = session_open(&s, o, NULL, 0);
     if (rc != 0) {
         session_close(&s);
         return rc;
@@ -961,7 +962,7 @@ static int cmd_quarantine(struct options *o)
         return rc;
 
     struct session s;
-    rc = session_open(&s, o, stdout);
+    rc = session_open(&s, o, stdout, 0);
     if (rc == 0 && s.host.on_notification == NULL) {
         fprintf(stderr, "%s: %s: the plugin registered no notification hook\n",
                 PROG, o->plugin_path);
