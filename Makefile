@@ -91,7 +91,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(INTERNAL)
 # Every CMocka binary runs with the plugin, the mock host and the samples
 # named in the environment; CMocka's summary is on stderr, so 2>&1.
 TEST_ENV = CPIS_PLUGIN_SO=$(abspath $(SO)) CPIS_MOCKHOST=$(abspath $(MOCKHOST)) \
-           CPIS_SAMPLES=$(abspath samples) CPIS_SPEC=$(abspath ../shared/spec) \
+           CPIS_SAMPLES=$(abspath samples) \
            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
 # Each test's output is kept in $(BUILD)/test-logs and shown; the last line
@@ -232,7 +232,7 @@ TSAN_CC    ?= clang
 TSAN_BUILD := build/tsan
 TSAN_BINS   = $(TEST_SRCS:tests/%.c=$(TSAN_BUILD)/tests/%)
 TSAN_ENV    = CPIS_PLUGIN_SO=$(abspath $(TSAN_BUILD)/cpis_notify.so) CPIS_MOCKHOST=$(abspath $(MOCKHOST)) \
-              CPIS_SAMPLES=$(abspath samples) CPIS_SPEC=$(abspath ../shared/spec) \
+              CPIS_SAMPLES=$(abspath samples) \
               TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
 
 check-tsan: $(SO) $(MOCKHOST)

@@ -1,8 +1,8 @@
 /*
  * ods.c - the ODS directory: NHS Organisation Data Service extracts (etr,
  * ets, epraccur, ...) loaded once into an open-addressing hash table, then
- * read-only and shared between threads (messages.md section 5, the `setting`
- * rules of contract.md).
+ * read-only and shared between threads (docs/glossary.md "ODS", the `setting`
+ * rules of docs/reference.md).
  *
  * Layout: every organisation is an entry in a growable array; strings live
  * in an arena owned by the directory; the hash table holds entry indexes
@@ -727,7 +727,7 @@ void cpis_ods_resolve(const struct cpis_ods *d, const char *code,
     out->setting = "unknown";
     const struct entry *e = entry_find(d, code);
     /* A code absent from the data is "unknown" even with an override
-     * (contract.md: setting comes from the ODS data when the code is known). */
+     * (docs/reference.md: setting comes from the ODS data when the code is known). */
     if (!e || !e->has_org)
         return;
     const struct cpis_ods_org *o = &e->org;

@@ -60,7 +60,7 @@ struct cpis_ods_resolution {
     const char *setting;      /* always set: contract setting name */
 };
 
-/* Resolve a code following contract.md: overrides (own, then a site's
+/* Resolve a code following docs/reference.md ("setting"): overrides (own, then a site's
  * parent trust's), then epraccur prescribing setting, then AMBULANCE / 111
  * in the organisation's own name, then in its parent trust's name (so an
  * NHS 111 site of an ambulance trust is nhs_111), then trust or trust site ->

@@ -1,5 +1,5 @@
 /*
- * fhir.c - the project's FHIR R4 JSON notification (messages.md section 3)
+ * fhir.c - the project's FHIR R4 JSON notification (docs/reference.md, section 3)
  * -> struct cpis_notification.
  *
  * Shape: a Bundle of type "message"; its first MessageHeader carries the

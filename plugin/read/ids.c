@@ -188,7 +188,7 @@ int cpis_hl7_ts_parse(const char *ts, int64_t *out)
         return -1;
     int has_hour = GRP(4), has_off = GRP(8);
     if (has_hour && !has_off)
-        return -1; /* messages.md: hours present => offset required */
+        return -1; /* HL7 TS: hours present => offset required */
     int64_t t;
     if (cpis_utc_from_fields(VAL(1), VAL(2), VAL(3), VAL(4), VAL(5), VAL(6), &t) != 0)
         return -1;

@@ -115,7 +115,7 @@ run "report: the store" 0 "$M" --db "$tmp/eq.db" report
 expect_in "report: the store's totals" "$tmp/out" '"notifications":5,"accesses":5,"duplicates":5'
 run "report --json" 0 "$M" --db "$tmp/eq.db" report --json
 expect_lines "report --json: one line" "$tmp/out" 1
-if command -v script >/dev/null 2>&1; then
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
     script -qec "$M --db $tmp/eq.db report" /dev/null >"$tmp/tty.out" 2>&1 || true
     expect_in "report on a terminal: a table" "$tmp/tty.out" "notifications"
     if grep -q '{"notifications"' "$tmp/tty.out"; then fail "report on a terminal printed JSON"; else ok; fi
@@ -124,7 +124,7 @@ if command -v script >/dev/null 2>&1; then
     script -qec "$M --db $tmp/eq.db quarantine list" /dev/null >"$tmp/tty.out" 2>&1 || true
     expect_in "quarantine list on a terminal: says none" "$tmp/tty.out" "Nothing is quarantined"
 else
-    echo "mockhost_cli: note: script(1) not installed: terminal tables not checked"
+    echo "mockhost_cli: note: no pseudo-terminal (script(1)): terminal tables not checked"
 fi
 
 # ---- configuration and fixture errors -------------------------------------------

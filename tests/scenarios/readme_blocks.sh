@@ -121,6 +121,10 @@ matches() {
   return 1
 }
 
+# a terminal for the blocks meant for one, when script(1) can make one
+HAVE_TTY=0
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then HAVE_TTY=1; fi
+
 for f in "$S/blocks"/*.sh; do
   k=$(basename "$f" .sh)
   meta=$(cat "$S/blocks/$k.meta")
@@ -134,7 +138,12 @@ for f in "$S/blocks"/*.sh; do
   # the block as pasted, with the scratch folders and the build under test
   sed -e "s|/tmp/|$S/tmp/|g" -e "s|\(\./\)\{0,1\}build/cpis-mockhost|$MH|g" \
       -e "s|^make demo\$|make -s --no-print-directory BUILD=$BUILD_REL demo|" "$f" >"$S/run.sh"
-  if [[ $meta == terminal* ]] && command -v script >/dev/null 2>&1; then
+  notty=0
+  if [[ $meta == terminal* ]] && [ "$HAVE_TTY" = 0 ]; then
+    notty=1
+    echo "$NAME: note: block $k is meant for a terminal and no pseudo-terminal can be made here: run, output not compared"
+  fi
+  if [[ $meta == terminal* ]] && [ "$HAVE_TTY" = 1 ]; then
     (cd "$S/work" && MAKEFLAGS= script -qec "bash -e $S/run.sh" /dev/null) >"$S/out" 2>&1 </dev/null
   else
     (cd "$S/work" && MAKEFLAGS= bash -e "$S/run.sh") >"$S/out" 2>&1 </dev/null
@@ -150,7 +159,7 @@ for f in "$S/blocks"/*.sh; do
     sed 's/^/  | /' "$S/got" | head -40
     continue
   fi
-  if [ -f "$S/blocks/$k.expect" ]; then
+  if [ -f "$S/blocks/$k.expect" ] && [ "$notty" = 0 ]; then
     if msg=$(matches "$S/blocks/$k.expect" "$S/got"); then ok; else
       bad "block $k ($first): output differs from the README's"
       echo "$msg"
