@@ -461,6 +461,12 @@ static int session_reconfigure(struct session *s, const char *path)
     free(text);
     free(dir);
     if (rc != CPIS_OK) {
+        /* one line: the problems (one per line in err) joined by "; " */
+        size_t n = strlen(err);
+        while (n > 0 && err[n - 1] == '\n')
+            err[--n] = '\0';
+        for (char *nl = strchr(err, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+            *nl = ';';
         fprintf(stderr, "%s: %s: refused, the running configuration is kept: %s\n",
                 PROG, path, err[0] != '\0' ? err : host_status_name(rc));
         s->opt->reconfigure_refused = 1;
