@@ -55,6 +55,7 @@ MOCKHOST := $(BUILD)/cpis-mockhost
 INTERNAL := $(BUILD)/libcpis_internal.a
 
 .SECONDARY:
+.PHONY: preview-png
 .PHONY: all check test-run fuzz-replay demo check-san check-tsan check-exports check-header \
         install clean fuzz bench scenarios
 
@@ -155,6 +156,16 @@ demo: $(SO) $(MOCKHOST)
 	@$(MOCKHOST) --config samples/config/v6.json deliver samples/cascade
 	@echo "== Every sample (HL7 V3, FHIR, MESH pairs), version 6:"
 	@$(MOCKHOST) --config samples/config/v6.json replay samples/cascade samples/messages samples/mesh | tail -n 1
+
+# ---- the landing-page screenshot in README.md and docs/ ----------------------
+# Made from exactly the README's commands (replay the cascade and the
+# messages, render sw.ahmed's page), then a headless-Chromium screenshot.
+preview-png: $(SO) $(MOCKHOST)
+	@rm -f $(BUILD)/preview.db
+	$(MOCKHOST) --config samples/config/v6.json --db $(BUILD)/preview.db replay samples/cascade samples/messages >/dev/null
+	$(MOCKHOST) --db $(BUILD)/preview.db landing --worker sw.ahmed --html $(BUILD)/sw.ahmed.html
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$(abspath $(BUILD))/chromium-profile \
+	  --screenshot=docs/landing-preview.png --window-size=1366,1640 file://$(abspath $(BUILD))/sw.ahmed.html
 
 # ---- fuzzing ---------------------------------------------------------------
 # tests/fuzz/fuzz_NAME.c are libFuzzer targets; tests/fuzz/corpus/NAME/ their

@@ -21,8 +21,9 @@
 #     a multi-word name: where a PDF's lines wrap depends on the fonts
 #     installed.)
 #   - --screenshot at 1366x900: a PNG of the right size that is not blank.
-#     With CPIS_PREVIEW_PNG=FILE a taller full-page screenshot is also saved
-#     there (how docs/landing-preview.png was made).
+#     With CPIS_PREVIEW_PNG=FILE a taller full-page screenshot of this test's
+#     page is also saved there.  (docs/landing-preview.png is not made here:
+#     `make preview-png` makes it from the README's own commands.)
 #
 # Skips (exit 0, with a line saying so) when Chromium is not installed.
 # Environment: CPIS_MOCKHOST, CPIS_SAMPLES (defaults: the build and samples
