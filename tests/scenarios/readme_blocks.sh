@@ -2,7 +2,8 @@
 # readme_blocks.sh - the README runs top to bottom: every ```sh block of
 # README.md is run, in order, in a scratch folder, as a reader would paste
 # it, and its output is compared with the ```text block that follows it
-# (the output the README quotes).
+# (the output the README quotes).  docs/admin-guide.md's blocks likewise,
+# in a scratch folder of their own.
 #
 # How blocks are read:
 #   - a ```sh block is a command block; a ```text block right after it (only
@@ -32,13 +33,14 @@
 # output too.
 #
 # Environment (set by `make check`): CPIS_MOCKHOST; README (default: the
-# repository's README.md).
+# repository's README.md, then docs/admin-guide.md; give one file to run
+# only that one).
 set -u
 NAME=readme_blocks
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 MH=${CPIS_MOCKHOST:-$ROOT/build/cpis-mockhost}
-README_FILE=${README:-$ROOT/README.md}
+FILES=${README:-$ROOT/README.md $ROOT/docs/admin-guide.md}
 SHOW=${README_SHOW:-0}
 MHDIR=$(cd "$(dirname "$MH")" && pwd)
 BUILD_REL=${MHDIR#"$ROOT"/}
@@ -47,8 +49,10 @@ pass=0; fail=0
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
+run_file() {
+README_FILE=$1
 S=$(mktemp -d)
-trap 'rm -rf "$S"' EXIT
+SCRATCH+=("$S")
 mkdir -p "$S/work" "$S/tmp" "$S/blocks"
 for e in "$ROOT"/* "$ROOT"/.ci; do ln -s "$e" "$S/work/$(basename "$e")"; done
 
@@ -167,6 +171,15 @@ for f in "$S/blocks"/*.sh; do
       sed 's/^/  | /' "$S/got" | head -60
     fi
   fi
+done
+
+}
+
+SCRATCH=()
+trap 'rm -rf "${SCRATCH[@]}"' EXIT
+for file in $FILES; do
+  echo "$NAME: $file"
+  run_file "$file"
 done
 
 echo "$NAME: $pass passed, $fail failed"
