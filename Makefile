@@ -59,6 +59,7 @@ MOCKHOST := $(BUILD)/cpis-mockhost
 INTERNAL := $(BUILD)/libcpis_internal.a
 
 .SECONDARY:
+.PHONY: preview-png
 .PHONY: all check test-run fuzz-replay fuzz-smoke demo check-san check-tsan check-exports check-header \
         install clean fuzz bench bench-pg scenarios
 
@@ -95,7 +96,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(INTERNAL)
 # Every CMocka binary runs with the plugin, the mock host and the samples
 # named in the environment; CMocka's summary is on stderr, so 2>&1.
 TEST_ENV = CPIS_PLUGIN_SO=$(abspath $(SO)) CPIS_MOCKHOST=$(abspath $(MOCKHOST)) \
-           CPIS_SAMPLES=$(abspath samples) CPIS_SPEC=$(abspath ../shared/spec) \
+           CPIS_SAMPLES=$(abspath samples) \
            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 
 # Each test's output is kept in $(BUILD)/test-logs and shown; the last line
@@ -160,6 +161,16 @@ demo: $(SO) $(MOCKHOST)
 	@$(MOCKHOST) --config samples/config/v6.json deliver samples/cascade
 	@echo "== Every sample (HL7 V3, FHIR, MESH pairs), version 6:"
 	@$(MOCKHOST) --config samples/config/v6.json replay samples/cascade samples/messages samples/mesh | tail -n 1
+
+# ---- the landing-page screenshot in README.md and docs/ ----------------------
+# Made from exactly the README's commands (replay the cascade and the
+# messages, render sw.ahmed's page), then a headless-Chromium screenshot.
+preview-png: $(SO) $(MOCKHOST)
+	@rm -f $(BUILD)/preview.db
+	$(MOCKHOST) --config samples/config/v6.json --db $(BUILD)/preview.db replay samples/cascade samples/messages >/dev/null
+	$(MOCKHOST) --db $(BUILD)/preview.db landing --worker sw.ahmed --html $(BUILD)/sw.ahmed.html
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$(abspath $(BUILD))/chromium-profile \
+	  --screenshot=docs/landing-preview.png --window-size=1366,1640 file://$(abspath $(BUILD))/sw.ahmed.html
 
 # ---- fuzzing ---------------------------------------------------------------
 # tests/fuzz/fuzz_NAME.c are libFuzzer targets; tests/fuzz/corpus/NAME/ their
@@ -268,7 +279,7 @@ TSAN_CC    ?= clang
 TSAN_BUILD := build/tsan
 TSAN_BINS   = $(TEST_SRCS:tests/%.c=$(TSAN_BUILD)/tests/%)
 TSAN_ENV    = CPIS_PLUGIN_SO=$(abspath $(TSAN_BUILD)/cpis_notify.so) CPIS_MOCKHOST=$(abspath $(MOCKHOST)) \
-              CPIS_SAMPLES=$(abspath samples) CPIS_SPEC=$(abspath ../shared/spec) \
+              CPIS_SAMPLES=$(abspath samples) \
               TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
 
 check-tsan: $(SO) $(MOCKHOST)

@@ -1,6 +1,6 @@
 /*
- * config.c - the administrators' configuration (contract.md "Admin
- * configuration"), validated with cJSON.
+ * config.c - the administrators' configuration (docs/reference.md,
+ * "Configuration keys"), validated with cJSON.
  *
  * Every problem is reported, one per line, naming the key and what was
  * expected; a config with any problem is refused whole so that a bad config
@@ -30,7 +30,7 @@ const char *const cpis_flag_names[FLAG_COUNT_] = {
 };
 
 /* Defaults per workflow version: version 5 = the legacy process, version 6 =
- * the revised policy (policy.md, contract.md). */
+ * the revised policy (docs/reference.md, docs/glossary.md). */
 static int flag_default(int version, int flag)
 {
     int legacy = (flag == FLAG_TASK_ACTIVITIES || flag == FLAG_FIRST_RESPONSE_ROUTING);

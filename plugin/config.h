@@ -1,5 +1,5 @@
 /*
- * config.h - the administrators' configuration (contract.md), parsed and
+ * config.h - the administrators' configuration (docs/reference.md), parsed and
  * validated with cJSON.  A parsed config is immutable and shared read-only
  * between threads; a change builds a new one and swaps it whole.
  */

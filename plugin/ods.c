@@ -1,8 +1,8 @@
 /*
  * ods.c - the ODS directory: NHS Organisation Data Service extracts (etr,
  * ets, epraccur, ...) loaded once into an open-addressing hash table, then
- * read-only and shared between threads (messages.md section 5, the `setting`
- * rules of contract.md).
+ * read-only and shared between threads (docs/glossary.md "ODS", the `setting`
+ * rules of docs/reference.md).
  *
  * Layout: every organisation is an entry in a growable array; strings live
  * in an arena owned by the directory; the hash table holds entry indexes

@@ -99,7 +99,7 @@ struct cpis_ods_resolution {
     const char *setting;      /* always set: contract setting name */
 };
 
-/* Resolve a code following contract.md: overrides (own -- whether or not a
+/* Resolve a code following docs/reference.md ("setting"): overrides (own -- whether or not a
  * file holds the code --, then a site's
  * parent trust's), then epraccur prescribing setting, then AMBULANCE / 111
  * in the organisation's own name, then in its parent trust's name (so an

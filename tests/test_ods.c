@@ -1,6 +1,6 @@
 /*
  * test_ods.c - the ODS directory (plugin/ods.c): loading the sample
- * extracts and generated files, the setting rules of contract.md, overrides,
+ * extracts and generated files, the setting rules of docs/reference.md, overrides,
  * CSV quoting, malformed rows and error messages.
  */
 #include <stdarg.h>
@@ -328,7 +328,7 @@ static void test_overrides(void **state)
 static void test_override_before_load_and_parent_not_loaded(void **state)
 {
     (void)state;
-    /* contract.md's example: "RYA": "ambulance"; set before the data, and a
+    /* the sample config's example: "RYA": "ambulance"; set before the data, and a
      * site whose parent trust is not in the data at all. */
     struct cpis_ods *d = cpis_ods_new();
     assert_int_equal(cpis_ods_set_setting(d, "RYA", "ambulance"), 0);

@@ -290,7 +290,7 @@ struct cpis_outcome {
 struct cpis_config_source {
     uint32_t struct_size;
     uint32_t reserved_;
-    const char *json;           /* borrowed, the admin config (contract.md) */
+    const char *json;           /* borrowed, the admin config (docs/reference.md) */
     size_t json_len;
     const char *base_dir;       /* borrowed, for relative paths; NULL = cwd */
     const char *const *ods_paths; /* borrowed, NULL-terminated; overrides

@@ -1,5 +1,5 @@
 /*
- * fhir.c - the CP-IS FHIR API's AuditEvent search (messages.md section 3a)
+ * fhir.c - the CP-IS FHIR API's AuditEvent search
  * -> struct cpis_notification.
  *
  * NHS England publishes no FHIR notification.  What it publishes is the

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -249,13 +250,73 @@ const char *cases_nhs_of_case(const struct cases *c, const char *case_id)
     return NULL;
 }
 
-int cases_knows(const struct cases *c, const char *worker, const char *team)
+
+/* Edit distance between a and b, ignoring case (Levenshtein, two rows;
+ * ids are short: longer strings are cut at 63 characters). */
+static size_t distance(const char *a, const char *b)
 {
-    for (size_t i = 0; c != NULL && i < c->n; i++) {
-        if (worker != NULL && strcmp(c->rows[i].c.worker, worker) == 0)
-            return 1;
-        if (team != NULL && strcmp(c->rows[i].c.team, team) == 0)
-            return 1;
+    size_t la = strnlen(a, 63), lb = strnlen(b, 63);
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (strncasecmp(a + i - 1, b + j - 1, 1) != 0);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *prev);
     }
-    return 0;
+    return prev[lb];
+}
+
+const char *cases_find_person(const struct cases *c, const char *id, int team,
+                              char *near, size_t near_cap)
+{
+    enum { NEAR = 3 };
+    const char *best[NEAR] = {NULL, NULL, NULL};
+    size_t best_d[NEAR] = {0, 0, 0};
+    if (near_cap > 0)
+        near[0] = '\0';
+    for (size_t i = 0; c != NULL && i < c->n; i++) {
+        const struct cpis_case *k = &c->rows[i].c;
+        const char *names[2] = {team ? k->team : k->worker, team ? NULL : k->manager};
+        for (int w = 0; w < 2; w++) {
+            const char *name = names[w];
+            if (name == NULL || name[0] == '\0')
+                continue;
+            if (strcasecmp(name, id) == 0)
+                return name;
+            size_t d = distance(name, id);
+            int seen = 0;
+            for (int b = 0; b < NEAR; b++)
+                if (best[b] != NULL && strcmp(best[b], name) == 0)
+                    seen = 1;
+            if (seen)
+                continue;
+            /* insert in order of distance, then of name */
+            for (int b = 0; b < NEAR; b++) {
+                if (best[b] == NULL || d < best_d[b] ||
+                    (d == best_d[b] && strcmp(name, best[b]) < 0)) {
+                    for (int m = NEAR - 1; m > b; m--) {
+                        best[m] = best[m - 1];
+                        best_d[m] = best_d[m - 1];
+                    }
+                    best[b] = name;
+                    best_d[b] = d;
+                    break;
+                }
+            }
+        }
+    }
+    size_t used = 0;
+    for (int b = 0; b < NEAR && best[b] != NULL && used < near_cap; b++) {
+        int n = snprintf(near + used, near_cap - used, "%s%s", b > 0 ? ", " : "",
+                         best[b]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return NULL;
 }

@@ -1,5 +1,6 @@
 /*
- * cases.h - the mock host's case fixture (contract.md, "Host case data"):
+ * cases.h - the mock host's case fixture (docs/reference.md, "The case
+ * fixture"):
  * a JSON array of { nhs_number, case_id, status, worker, manager, team,
  * child_name, date_of_birth } (the last two optional, ABI 1.1),
  * loaded once at start and read-only afterwards, so lookups need no lock.
@@ -28,7 +29,12 @@ void cases_lookup(const struct cases *c, const char *nhs_number,
  * once per `note complete`), or NULL. */
 const char *cases_nhs_of_case(const struct cases *c, const char *case_id);
 
-/* 1 when some case is allocated to worker (non-NULL) or team (non-NULL). */
-int cases_knows(const struct cases *c, const char *worker, const char *team);
+/* Finds a worker (team = 0: the fixture's "worker" and "manager" ids) or a
+ * team (team = 1: "team" names) the way a person types it: case does not
+ * matter.  Returns the fixture's own spelling (owned by c), or NULL when no
+ * case names it; then `near` receives up to three of the closest known
+ * ids, comma-separated ("" when the fixture names none). */
+const char *cases_find_person(const struct cases *c, const char *id, int team,
+                              char *near, size_t near_cap);
 
 #endif /* MOCKHOST_CASES_H */

@@ -292,7 +292,7 @@ static void print_table(const char *ca, const char *cb, const struct store_summa
         printf("%-26s %14" PRId64 " %14" PRId64 " %+12" PRId64 "\n", FIG_KEYS[i].key,
                va, vb, vb - va);
     }
-    /* The paper's headline: everything the legacy workflow asked people to do. */
+    /* The discussion paper's headline (docs/glossary.md): everything the legacy workflow asked people to do. */
     int64_t wa = a->activities + a->first_response_alerts;
     int64_t wb = b->activities + b->first_response_alerts;
     printf("%-26s %14" PRId64 " %14" PRId64 " %+12" PRId64 "\n",

@@ -154,6 +154,28 @@ static const char *const FAMILY[] = {"Clarke", "Patel", "Hughes", "Morgan", "Kha
 
 #define N_WORKERS 48u
 #define WORKERS_PER_TEAM 6u
+#define MIN 60
+#define HOUR 3600
+#define DAY 86400
+
+/* Team names as a local authority writes them (the landing page shows
+ * "Team <name>", so a name never starts with "Team").  Past the list, a
+ * number is added: "Stafford North 2". */
+static const char *const TEAM_NAMES[] = {
+    "Stafford North", "Cannock South", "Lichfield and Burntwood", "Tamworth",
+    "Burton East", "Newcastle-under-Lyme", "Stoke Central", "Leek and Moorlands",
+    "Uttoxeter", "Rugeley", "Stone", "Biddulph", "Kidsgrove", "Codsall",
+    "Penkridge", "Cheadle"};
+#define TEAM_NAME_COUNT (sizeof TEAM_NAMES / sizeof TEAM_NAMES[0])
+
+static void team_name(unsigned team, char *out, size_t cap)
+{
+    unsigned round = team / (unsigned)TEAM_NAME_COUNT;
+    if (round == 0)
+        snprintf(out, cap, "%s", TEAM_NAMES[team]);
+    else
+        snprintf(out, cap, "%s %u", TEAM_NAMES[team % TEAM_NAME_COUNT], round + 1);
+}
 
 /* ---- the plan ----------------------------------------------------------------- */
 
@@ -179,6 +201,64 @@ void gen_params_default(struct gen_params *p)
     p->closed = 3739;
     p->format = GEN_MIXED;
     p->mesh_share_pct = 20;
+    /* the twelve months before today (UTC) */
+    p->until = gen_day_start(time(NULL));
+    p->from = gen_months_before(p->until, 12);
+}
+
+int64_t gen_day_start(int64_t t)
+{
+    return t - ((t % DAY) + DAY) % DAY;
+}
+
+int64_t gen_months_before(int64_t t, int months)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL)
+        return t - (int64_t)months * 30 * DAY;
+    tm.tm_mon -= months;
+    /* 29 Feb (or 31st) to a month without it: the last day of that month */
+    int want_day = tm.tm_mday;
+    tm.tm_mday = 1;
+    time_t first = timegm(&tm);
+    struct tm m;
+    gmtime_r(&first, &m);
+    int days_in = 31;
+    while (days_in > 28) {
+        struct tm probe = m;
+        probe.tm_mday = days_in;
+        time_t pt = timegm(&probe);
+        struct tm back;
+        gmtime_r(&pt, &back);
+        if (back.tm_mon == m.tm_mon)
+            break;
+        days_in--;
+    }
+    m.tm_mday = want_day < days_in ? want_day : days_in;
+    return (int64_t)timegm(&m);
+}
+
+int gen_parse_date(const char *s, int64_t *out)
+{
+    int y, mo, d;
+    char tail;
+    if (s == NULL || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3)
+        return -1;
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    time_t t = timegm(&tm);
+    struct tm back;
+    if (gmtime_r(&t, &back) == NULL || back.tm_year != tm.tm_year ||
+        back.tm_mon != tm.tm_mon || back.tm_mday != d)
+        return -1; /* 2025-02-30 and the like */
+    *out = (int64_t)t;
+    return 0;
 }
 
 /* Notifications per child: mostly one or two, some cascades' worth, a few
@@ -299,7 +379,7 @@ int gen_plan_case(const struct gen_plan *g, const char *nhs_number,
         out->status = CPIS_CASE_OPEN;
         snprintf(out->worker, sizeof out->worker, "sw.gen%02u", (unsigned)c->worker);
         snprintf(out->manager, sizeof out->manager, "tm.gen%u", team);
-        snprintf(out->team, sizeof out->team, "Team %u", team + 1);
+        team_name(team, out->team, sizeof out->team);
     } else {
         out->status = CPIS_CASE_CLOSED;
     }
@@ -325,11 +405,13 @@ int gen_write_cases(const struct gen_plan *g, const char *path)
         const struct gen_child *c = &g->c[i];
         if (c->open) {
             unsigned team = c->worker / WORKERS_PER_TEAM;
+            char name[64];
+            team_name(team, name, sizeof name);
             fprintf(f,
                     "  { \"nhs_number\": \"%010" PRIu64 "\", \"case_id\": \"G-%06zu\","
                     " \"status\": \"open\", \"worker\": \"sw.gen%02u\","
-                    " \"manager\": \"tm.gen%u\", \"team\": \"Team %u\" }%s\n",
-                    c->nhs, i + 1, (unsigned)c->worker, team, team + 1,
+                    " \"manager\": \"tm.gen%u\", \"team\": \"%s\" }%s\n",
+                    c->nhs, i + 1, (unsigned)c->worker, team, name,
                     i + 1 < g->n ? "," : "");
         } else {
             fprintf(f,
@@ -354,6 +436,7 @@ struct event {
     uint8_t site;
     uint8_t fhir;
     uint8_t mesh;
+    uint8_t incident_start; /* the first access of an incident */
 };
 
 static int event_cmp(const void *a, const void *b)
@@ -364,10 +447,6 @@ static int event_cmp(const void *a, const void *b)
     return x->child < y->child ? -1 : x->child > y->child;
 }
 
-#define T_START 1704067200 /* 2024-01-01T00:00:00Z */
-#define MIN 60
-#define HOUR 3600
-#define DAY 86400
 
 struct evbuf {
     struct event *e;
@@ -388,13 +467,57 @@ static int ev_push(struct evbuf *b, const struct event *e)
     return 0;
 }
 
+/* Places one child's events (times from 0, in order) in the date range
+ * [from, until).  A child whose incidents span more than the range has the
+ * gaps BETWEEN incidents shortened in proportion (never below one day; an
+ * incident's own timing is kept), so episodes stay what they were; then
+ * the whole is put at `place` (0 .. 364 days, drawn) scaled to the room
+ * left.  gen_command requires a range of at least GEN_MIN_RANGE_DAYS, which
+ * holds the busiest child's incidents a day apart. */
+static void fit_range(const struct gen_params *p, struct event *e, size_t n, int64_t place)
+{
+    if (n == 0)
+        return;
+    int64_t room = p->until - p->from - 2 * MIN; /* the last jitter stays inside */
+    int64_t span = e[n - 1].at - e[0].at;
+    if (span > room) {
+        int64_t gaps = 0, ngaps = 0;
+        for (size_t i = 1; i < n; i++)
+            if (e[i].incident_start) {
+                gaps += e[i].at - e[i - 1].at;
+                ngaps++;
+            }
+        int64_t above = gaps - ngaps * DAY;          /* every gap is > 7 days */
+        int64_t fits = room - (span - gaps) - ngaps * DAY;
+        if (fits < 0)
+            fits = 0;
+        int64_t prev_old = e[0].at;
+        for (size_t i = 1; i < n; i++) {
+            int64_t d = e[i].at - prev_old;
+            prev_old = e[i].at;
+            if (e[i].incident_start && above > 0)
+                d = DAY + (d - DAY) * fits / above;
+            e[i].at = e[i - 1].at + d;
+        }
+        span = e[n - 1].at - e[0].at;
+    }
+    int64_t free_room = room > span ? room - span : 0;
+    int64_t base = p->from + free_room * place / (364 * DAY) - e[0].at;
+    for (size_t i = 0; i < n; i++)
+        e[i].at += base;
+}
+
 /* The incidents of one child: returns -1 when out of memory. */
 static int child_events(const struct gen_plan *g, uint32_t idx, struct evbuf *out,
                         struct gen_stats *st)
 {
     const struct gen_child *c = &g->c[idx];
     struct rng r = rng_for(g->p.seed, 2, idx);
-    int64_t t = T_START + rng_range(&r, 0, 364 * DAY);
+    /* Times are drawn from 0 and placed in the date range at the end
+     * (fit_range); the first draw says where. */
+    int64_t place = rng_range(&r, 0, 364 * DAY);
+    int64_t t = 0;
+    size_t n0 = out->n;
     uint32_t left = c->budget;
     while (left > 0) {
         /* incident length: 1 (single access) .. 5 (the full cascade) */
@@ -464,6 +587,7 @@ static int child_events(const struct gen_plan *g, uint32_t idx, struct evbuf *ou
             e.fhir = g->p.format == GEN_FHIR ||
                      (g->p.format == GEN_MIXED && rng_below(&r, 100) < 30);
             e.mesh = rng_below(&r, 100) < (uint64_t)g->p.mesh_share_pct;
+            e.incident_start = i == 0;
             if (ev_push(out, &e) != 0)
                 return -1;
         }
@@ -474,6 +598,7 @@ static int child_events(const struct gen_plan *g, uint32_t idx, struct evbuf *ou
         /* the next incident: weeks later */
         t = at + rng_range(&r, 7 * DAY, 120 * DAY) + rng_range(&r, 0, 23 * HOUR);
     }
+    fit_range(&g->p, out->e + n0, out->n - n0, place);
     return 0;
 }
 
@@ -1025,20 +1150,27 @@ static const char GEN_USAGE[] =
     "usage: cpis-mockhost generate [--seed N] [--notifications N]\n"
     "         [--open N --closed N] [--format hl7v3|fhir|mixed]\n"
     "         [--duplicates N] [--bad N] [--mesh-share PCT]\n"
-    "         [--cases-out FILE] OUT_DIR\n"
+    "         [--from YYYY-MM-DD] [--until YYYY-MM-DD] [--cases-out FILE] OUT_DIR\n"
     "Writes a reproducible stream of CP-IS notifications into OUT_DIR (created;\n"
     "it must be empty), one file per message (MESH pairs as NAME.ctl/NAME.dat),\n"
     "named so that name order is stream order, and the matching case fixture\n"
     "to --cases-out (default: OUT_DIR.cases.json, beside the folder).\n"
     "--open/--closed count NOTIFICATIONS (one access each) on open and closed\n"
-    "cases; --notifications N alone splits N in the paper's ratio (2253:3739);\n"
-    "default: --open 2253 --closed 3739, seed 1, mixed formats.  Duplicates\n"
+    "cases; --notifications N alone splits N in the ratio that reproduces the\n"
+    "figures of the local authority's discussion paper (2253:3739; see\n"
+    "docs/glossary.md);\n"
+    "default: --open 2253 --closed 3739, seed 1, mixed formats.\n"
+    "Every access falls in [--from, --until) (UTC days); default --until\n"
+    "today, --from twelve months before --until; the range is at least 90\n"
+    "days.  The same options and seed give the same files, byte for byte\n"
+    "(give --until for that on another day).  Team names in the fixture are\n"
+    "written as a local authority names them (\"Stafford North\").  Duplicates\n"
     "(resends, reissues under a new notification id) and bad messages\n"
     "(quarantined) are extra and never act.  Replay it with:\n"
     "  cpis-mockhost --config samples/config/v5.json --cases OUT_DIR.cases.json\n"
     "      replay OUT_DIR\n"
-    "Prints one JSON line of counts.  Exit status 0, or 2 on a usage error or\n"
-    "when the files cannot be written.\n";
+    "Prints one JSON line of counts (and the range, \"from\" and \"until\").\n"
+    "Exit status 0, or 2 on a usage error or when the files cannot be written.\n";
 
 static int gen_usage_error(const char *what, const char *arg)
 {
@@ -1141,7 +1273,8 @@ int gen_command(int argc, char **argv)
     struct gen_params p;
     gen_params_default(&p);
     uint64_t total = 0, open = 0, closed = 0;
-    int have_total = 0, have_open = 0, have_closed = 0;
+    int have_total = 0, have_open = 0, have_closed = 0, have_from = 0;
+    int64_t from = 0;
     const char *out_dir = NULL, *cases_out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1170,6 +1303,16 @@ int gen_command(int argc, char **argv)
                 cases_out = v;
                 continue;
             }
+            if (strcmp(a, "--from") == 0 || strcmp(a, "--until") == 0) {
+                int64_t day;
+                if (gen_parse_date(v, &day) != 0)
+                    return gen_usage_error("not a date (YYYY-MM-DD):", v);
+                if (a[2] == 'f')
+                    from = day, have_from = 1;
+                else
+                    p.until = day;
+                continue;
+            }
             if (parse_count(v, &n) != 0)
                 return gen_usage_error("not a count:", v);
             if (strcmp(a, "--seed") == 0)
@@ -1196,6 +1339,9 @@ int gen_command(int argc, char **argv)
     }
     if (out_dir == NULL)
         return gen_usage_error("no output folder given", NULL);
+    p.from = have_from ? from : gen_months_before(p.until, 12);
+    if (p.until - p.from < GEN_MIN_RANGE_DAYS * (int64_t)DAY)
+        return gen_usage_error("--from must be at least 90 days before --until", NULL);
     if (have_open != have_closed)
         return gen_usage_error("give --open and --closed together", NULL);
     if (have_open) {
@@ -1263,7 +1409,12 @@ int gen_command(int argc, char **argv)
         }
     }
     if (rc == 0) {
-        printf("{\"out\":\"%s\",\"cases\":\"%s\",\"seed\":%" PRIu64
+        char from_s[16], until_s[16];
+        time_t ft = (time_t)p.from, ut = (time_t)p.until;
+        struct tm ftm, utm;
+        strftime(from_s, sizeof from_s, "%Y-%m-%d", gmtime_r(&ft, &ftm));
+        strftime(until_s, sizeof until_s, "%Y-%m-%d", gmtime_r(&ut, &utm));
+        printf("{\"out\":\"%s\",\"cases\":\"%s\",\"from\":\"%s\",\"until\":\"%s\",\"seed\":%" PRIu64
                ",\"notifications\":%" PRIu64 ",\"open\":%" PRIu64
                ",\"closed\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"bad\":%" PRIu64
                ",\"messages\":%" PRIu64 ",\"children\":%" PRIu64
@@ -1273,7 +1424,7 @@ int gen_command(int argc, char **argv)
                ",\"fhir\":%" PRIu64 ",\"mesh_pairs\":%" PRIu64
                ",\"expected_v5\":{\"activities\":%" PRIu64
                ",\"first_response_alerts\":%" PRIu64 "}}\n",
-               out_dir, cases_out, p.seed, st.open + st.closed, st.open, st.closed,
+               out_dir, cases_out, from_s, until_s, p.seed, st.open + st.closed, st.open, st.closed,
                st.duplicates, st.bad, st.messages, st.children, st.children_open,
                st.children_closed, st.incidents, st.cascades, st.system_authors,
                st.hl7v3, st.fhir, st.mesh_pairs, 3 * st.open, 2 * st.closed);

@@ -40,11 +40,23 @@ struct gen_params {
     uint64_t bad;         /* extra bad messages (quarantined) */
     enum gen_format format;
     int mesh_share_pct;   /* share of originals as MESH .ctl/.dat pairs */
+    int64_t from, until;  /* every access time is in [from, until), epoch s */
 };
 
-/* Sets the defaults: seed 1, the paper's mix (2253 open, 3739 closed),
- * 0 duplicates, 0 bad, mixed formats, 20% MESH pairs. */
+/* The shortest date range gen_command accepts, in days. */
+#define GEN_MIN_RANGE_DAYS 90
+
+/* Sets the defaults: seed 1, the figures' mix (2253 open, 3739 closed),
+ * 0 duplicates, 0 bad, mixed formats, 20% MESH pairs, the twelve months
+ * before today (UTC). */
 void gen_params_default(struct gen_params *p);
+
+/* Date helpers (UTC): the start of t's day; the same day `months` months
+ * earlier (the last day of the month when it has no such day); a strict
+ * YYYY-MM-DD (0, or -1 when not a real date). */
+int64_t gen_day_start(int64_t t);
+int64_t gen_months_before(int64_t t, int months);
+int gen_parse_date(const char *s, int64_t *out);
 
 /* The kinds of message in the stream. */
 enum gen_kind { GEN_ORIGINAL = 0, GEN_DUPLICATE = 1, GEN_BAD = 2 };
@@ -88,7 +100,7 @@ struct gen_plan;
 struct gen_plan *gen_plan_new(const struct gen_params *p);
 void gen_plan_free(struct gen_plan *g);
 
-/* Writes the case fixture (contract.md "Host case data") for the plan's
+/* Writes the case fixture (docs/reference.md, "The case fixture") for the plan's
  * children.  Returns 0, or -1 with errno set. */
 int gen_write_cases(const struct gen_plan *g, const char *path);
 

@@ -210,8 +210,13 @@ static void mh_log(void *ctx, int level, const char *msg)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
     struct mock_host *h = ctx;
-    /* Without -v only errors and warnings reach stderr. */
-    if (level > CPIS_LOG_WARN && !h->verbose)
+    /* Without -v, only the plugin's errors, and only those the mock host
+     * does not report itself: during a delivery, init or a reconfiguration
+     * the mock host prints the outcome (rejected, failed, refused) as one
+     * line naming the file, so the plugin's line would say it twice. */
+    if (!h->verbose &&
+        (level > CPIS_LOG_ERROR || h->current_source != NULL || h->in_init ||
+         h->reconfiguring))
         return;
     const char *name = level >= 0 && level <= CPIS_LOG_DEBUG ? names[level]
                                                              : "log";

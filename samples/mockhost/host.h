@@ -45,6 +45,7 @@ struct mock_host {
     struct store *store;
     struct cases *cases;
     int verbose;           /* -v: pass every plugin log line to stderr */
+    int reconfiguring;     /* the config-changed hook is running */
     FILE *actions;         /* where action lines go; NULL = not printed */
     const char *current_source; /* the file being delivered, for action lines */
 

@@ -64,12 +64,15 @@ const char LANDING_HELP[] =
     "\n"
     "The page is one self-contained HTML file (no script, no network).  It\n"
     "shows professionals' names and the child's case id, never a full NHS\n"
-    "number.  A worker or team with no entries gets a page saying so; one\n"
-    "that neither the case fixture (the global --cases) nor the store knows\n"
-    "is an error.\n"
-    "Exit status: 0 page written, 1 unknown worker or team, or page written\n"
-    "but an entry could not be read (named on stderr), 2 usage error or the\n"
-    "store or page could not be opened.\n";
+    "number.  A known worker with no entries gets a page saying so.\n"
+    "\n"
+    "Worker ids and team names are matched without regard to case against\n"
+    "the --cases fixture (or taken as typed when the store holds entries for\n"
+    "them); an unknown one is an error that names it and the nearest known\n"
+    "ids.\n"
+    "Exit status: 0 page written; 1 unknown worker or team (no page), or\n"
+    "page written but an entry could not be read (named on stderr); 2 usage\n"
+    "error, or the store or page could not be opened.\n";
 
 enum { EXIT_OK = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
 
@@ -913,6 +916,36 @@ static void print_json(const struct entries *es)
 
 /* ---- the command -------------------------------------------------------------- */
 
+/* Counts the entries a page would show (store_landing_each callback). */
+static void count_row(void *user, const struct store_landing_row *row)
+{
+    (void)row;
+    (*(size_t *)user)++;
+}
+
+/* Resolves *id (a worker, or a team when `team`) to the spelling the host
+ * uses: the case fixture's, matched without regard to case; else as typed
+ * when the store has entries for it.  Returns 0, or EXIT_REJECTED after
+ * naming the id and the nearest known ones. */
+static int resolve_person(struct store *st, const struct cases *cs, const char **id,
+                          int team)
+{
+    char near[256];
+    const char *known = cases_find_person(cs, *id, team, near, sizeof near);
+    if (known != NULL) {
+        *id = known;
+        return 0;
+    }
+    size_t n = 0;
+    if (store_landing_each(st, team ? NULL : *id, team ? *id : NULL, count_row, &n) ==
+            CPIS_OK && n > 0)
+        return 0;
+    fprintf(stderr, "%s: landing: unknown %s \"%s\": no case in the fixture names it%s%s\n",
+            PROG, team ? "team" : "worker", *id, near[0] ? "; nearest known: " : "",
+            near);
+    return EXIT_REJECTED;
+}
+
 int landing_main(const char *db, const char *cases_path, char **args, size_t nargs)
 {
     const char *worker = NULL, *team = NULL, *html = NULL;
@@ -960,9 +993,28 @@ int landing_main(const char *db, const char *cases_path, char **args, size_t nar
         fprintf(stderr, "%s: %s: %s\n", PROG, store_label(db), err);
         return EXIT_USAGE;
     }
+    struct cases *cs = cases_load(cases_path, err, sizeof err);
+    if (cs == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, cases_path, err);
+        store_close(st);
+        return EXIT_USAGE;
+    }
+    int unknown = (worker != NULL && resolve_person(st, cs, &worker, 0) != 0) |
+                  (team != NULL && resolve_person(st, cs, &team, 1) != 0);
     struct entries es = {0};
-    int rc = store_landing_each(st, worker, team, collect, &es);
+    /* the resolved spellings live in the fixture: copied before it goes */
+    char wbuf[sizeof ((struct cpis_case *)0)->worker];
+    char tbuf[sizeof ((struct cpis_case *)0)->team];
+    if (worker != NULL)
+        worker = memcpy(wbuf, worker, strnlen(worker, sizeof wbuf - 1) + 1);
+    if (team != NULL)
+        team = memcpy(tbuf, team, strnlen(team, sizeof tbuf - 1) + 1);
+    wbuf[sizeof wbuf - 1] = tbuf[sizeof tbuf - 1] = '\0';
+    cases_free(cs);
+    int rc = unknown ? CPIS_OK : store_landing_each(st, worker, team, collect, &es);
     store_close(st);
+    if (unknown)
+        return EXIT_REJECTED;
     if (rc != CPIS_OK || es.nomem) {
         fprintf(stderr, "%s: %s: %s\n", PROG, store_label(db),
                 es.nomem ? "out of memory" : "cannot read the landing entries");
@@ -970,26 +1022,6 @@ int landing_main(const char *db, const char *cases_path, char **args, size_t nar
         return EXIT_USAGE;
     }
 
-    /* A worker or team nobody knows (not in the case fixture, no entry in
-     * the store) is a mistyped id, not an empty page. */
-    if (es.n == 0) {
-        struct cases *cs = cases_load(cases_path, err, sizeof err);
-        if (cs == NULL) {
-            fprintf(stderr, "%s: %s: %s\n", PROG, cases_path, err);
-            entries_free(&es);
-            return EXIT_USAGE;
-        }
-        int known = cases_knows(cs, worker, team);
-        cases_free(cs);
-        if (!known) {
-            fprintf(stderr, "%s: landing: %s%s is not known (no case in %s is allocated "
-                    "to it and the store has no entry for it)\n", PROG,
-                    worker != NULL ? "worker " : "team ", worker != NULL ? worker : team,
-                    cases_path);
-            entries_free(&es);
-            return EXIT_REJECTED;
-        }
-    }
     if (es.n > 1)
         qsort(es.v, es.n, sizeof *es.v, entry_order);
     if (json)

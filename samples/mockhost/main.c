@@ -1,7 +1,7 @@
 /*
- * main.c - cpis-mockhost: the command line (contract.md, "Mock host command
- * line").  It is also the reference for host integrators: read it top-down
- * for the order a host does things in.
+ * main.c - cpis-mockhost: the command line (docs/reference.md, "The mock
+ * host's command line").  It is also the reference for host integrators:
+ * read it top-down for the order a host does things in.
  *
  *   1. read the case fixture and the admin configuration;
  *   2. open the store (SQLite, in memory or --db FILE);
@@ -10,8 +10,14 @@
  *   5. hand it events (deliver) or messages to parse (parse);
  *   6. shutdown hook, descriptor->shutdown, dlclose; free everything.
  *
- * Exit status: 0 every input accepted, 1 any input rejected, quarantined or
- * failed, 2 usage or configuration error.
+ * Exit status: 0 every input accepted, 1 any input rejected, quarantined,
+ * failed or unreadable (or an unknown worker or team), 2 usage or
+ * configuration error (including a named file that does not exist).
+ *
+ * Conventions: options before or after the command, "--opt=value" as well
+ * as "--opt value", "--" ends the options, --version, "help COMMAND", and
+ * tables on a terminal where a script gets JSON (report, quarantine list;
+ * --json forces JSON).
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +37,7 @@
 #include "cases.h"
 #include "configcmd.h"
 #include "compare.h"
+#include "generate.h"
 #include "host.h"
 #include "inputs.h"
 #include "landing.h"
@@ -46,6 +54,8 @@ enum { EXIT_ACCEPTED = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
 #define MAX_INPUT_BYTES (64u * 1024u * 1024u)
 
 static const char PROG[] = "cpis-mockhost";
+/* The mock host's own version (the plugin reports its own). */
+#define MOCKHOST_VERSION "0.1.0"
 
 /* ---- usage ---------------------------------------------------------------- */
 
@@ -59,15 +69,19 @@ static const char USAGE[] =
     "  deliver PATH...        deliver files (or every file in a folder, MESH\n"
     "                         .ctl/.dat pairs included) as inbound events, in\n"
     "                         name order; one JSON line per host action taken\n"
-    "  replay PATH...         like deliver, then print one JSON summary line\n"
-    "  report                 print the summary of what the --db store holds\n"
-    "  quarantine list        one JSON line per quarantined message\n"
+    "  replay PATH...         like deliver, then one JSON summary line of this\n"
+    "                         run's counts\n"
+    "  report                 the summary of what the --db store holds\n"
+    "                         (a table on a terminal, JSON with --json)\n"
+    "  quarantine list        the quarantined messages (a table on a terminal,\n"
+    "                         one JSON line each with --json)\n"
     "  quarantine redeliver ID\n"
     "                         deliver a quarantined message again\n"
     "  landing --worker ID --html FILE\n"
     "                         the worker's (or --team NAME's) CP-IS landing-page\n"
     "                         module, as a self-contained HTML page, from --db\n"
     "  config check FILE      validate an admin configuration; every problem\n"
+    "                         is named with its key and the expected value\n"
     "  config show            the effective --config: each value and its source\n"
     "  generate [OPTIONS] OUT_DIR\n"
     "                         write a reproducible notification workload and\n"
@@ -75,8 +89,9 @@ static const char USAGE[] =
     "  compare CONFIG_A CONFIG_B PATH... [--json]\n"
     "                         replay the same stream under two configs and\n"
     "                         print each count side by side (compare --help)\n"
+    "  help [COMMAND]         this text, or one command's\n"
     "\n"
-    "options:\n"
+    "options (\"--opt value\" or \"--opt=value\"; \"--\" ends the options):\n"
     "  --plugin SO    the plugin (default: cpis_notify.so beside this program)\n"
     "  --config JSON  admin configuration (default: samples/config/v6.json)\n"
     "  --cases JSON   case fixture (default: samples/cases.json)\n"
@@ -84,17 +99,26 @@ static const char USAGE[] =
     "  --db FILE      persistent store (default: in memory): a SQLite file, or\n"
     "                 a PostgreSQL connection string (postgresql://..., or\n"
     "                 \"host=/run/pg dbname=cpis\"), which several mock host\n"
-    "                 processes (nodes) may share\n"
+    "                 processes (nodes) may share;\n"
+    "                 report, quarantine and landing need an existing one\n"
     "  --reconfigure JSON\n"
     "                 after init, hand this config to the plugin's\n"
     "                 config-changed hook; if refused, the error is printed,\n"
     "                 the command runs on the old config and exits 2\n"
-    "  -v             pass every plugin log line to stderr\n"
+    "  --json         report, quarantine list: JSON even on a terminal\n"
+    "  -v             pass every plugin log line, at every level, to stderr\n"
+    "                 (without -v: only the plugin's errors that no line of\n"
+    "                 the mock host already reports)\n"
+    "  --version      the mock host's version, the plugin's version and ABI\n"
     "  --help         this text; COMMAND --help for one command\n"
     "\n"
     "Defaults are looked up relative to the current folder, then relative to\n"
-    "the program's ../samples.  Exit status: 0 every input accepted, 1 any\n"
-    "input rejected, quarantined or failed, 2 usage or configuration error.\n"
+    "the program's ../samples.  A file named in an option must exist.\n"
+    "\n"
+    "Exit status: 0 every input accepted; 1 any input rejected, quarantined,\n"
+    "failed or unreadable, or an unknown worker or team; 2 usage or\n"
+    "configuration error (a missing --config, --cases, --plugin or --db file\n"
+    "included).\n"
     "\n"
     "test knobs (environment): CPIS_MOCK_NOW_MS=ms fixes the host clock;\n"
     "CPIS_MOCK_FAIL_CALL=k fails the k-th host call once with retry_later\n"
@@ -102,6 +126,15 @@ static const char USAGE[] =
     "host_failure instead);\n"
     "CPIS_MOCK_OMIT=clock_ms,publish_landing,write_case_note,close_items\n"
     "offers a host table without those optional functions.\n";
+
+/* The exit-status paragraph of the input commands' help. */
+#define EXIT_INPUTS                                                           \
+    "Exit status: 0 every input accepted (duplicates included); 1 any input\n" \
+    "rejected, quarantined, failed or unreadable (the others are still\n"     \
+    "handled); 2 usage or configuration error.\n"
+#define EXIT_STORE                                                            \
+    "Exit status: 0 printed; 2 usage error, or the store is missing or\n"     \
+    "cannot be read.\n"
 
 struct command_help {
     const char *name;
@@ -114,7 +147,9 @@ static const struct command_help COMMAND_HELP[] = {
      "Parse and enrich each message without acting on it.  Prints the\n"
      "plugin's JSON lines: one per access record, or one error line\n"
      "{\"file\":..,\"ok\":false,\"error\":CODE,\"detail\":..} per rejected file.\n"
-     "Folders stand for their files; a MESH .dat is parsed without its .ctl.\n"},
+     "Folders stand for their files; a MESH .dat is parsed without its .ctl.\n"
+     "The lines are documented in docs/reference.md.\n"
+     EXIT_INPUTS},
     {"deliver",
      "usage: cpis-mockhost [OPTIONS] deliver PATH...\n"
      "Deliver each file, or every file of a folder in name order, as an\n"
@@ -127,24 +162,40 @@ static const struct command_help COMMAND_HELP[] = {
      "that closes items prints {\"action\":\"items_closed\",\"kind\":..,\"closed\":..}.\n"
      "A retry_later outcome is delivered again up to 3 times.  Files named\n"
      "on the command line go in the order given; a folder's files in name\n"
-     "order.\n"},
+     "order.  A missing or unreadable file is named on stderr.\n"
+     EXIT_INPUTS},
     {"replay",
      "usage: cpis-mockhost [OPTIONS] replay PATH...\n"
-     "Like deliver, then print one JSON summary line (see report).\n"},
+     "Like deliver, then print one JSON summary line with the keys of report,\n"
+     "counting what this run did (with --db, `report` gives the store's\n"
+     "totals).\n"
+     EXIT_INPUTS},
     {"report",
-     "usage: cpis-mockhost [--db FILE] report\n"
+     "usage: cpis-mockhost --db FILE report [--json]\n"
      "Print the summary of the store: notifications, accesses, duplicates,\n"
      "rejected, activities, first_response_alerts, first_response_followups,\n"
      "landing_entries, case_notes, episodes, records_kept, quarantined,\n"
      "closed_on_switch, data_quality_items, landing_updates, failed,\n"
-     "repeat_entries (landing entries marked as a repeat), notes_completed.\n"},
+     "ignored, repeat_entries (landing entries marked as a repeat),\n"
+     "notes_completed\n"
+     "(docs/reference.md says what each counts).  On a terminal, a table;\n"
+     "otherwise, or with --json, one JSON line.  Without --db the store\n"
+     "would be a new, empty one in memory: that is an error.\n"
+     EXIT_STORE},
     {"quarantine",
-     "usage: cpis-mockhost [--db FILE] quarantine list\n"
-     "       cpis-mockhost [OPTIONS] quarantine redeliver ID\n"
-     "list: one JSON line per quarantined message (id, error, detail, source,\n"
-     "transport_id, notification, time, status).  redeliver: deliver the\n"
-     "stored payload again as a new event; on success it is marked\n"
-     "redelivered.\n"},
+     "usage: cpis-mockhost --db FILE quarantine list [--json]\n"
+     "       cpis-mockhost [OPTIONS] --db FILE quarantine redeliver ID\n"
+     "list: the quarantined messages, oldest first: a table on a terminal,\n"
+     "otherwise (or with --json) one JSON line each (id, error, detail,\n"
+     "source, transport_id, notification, time, status, bytes).\n"
+     "redeliver: deliver the stored payload again as a new event; on\n"
+     "success it is marked redelivered.\n"
+     "Exit status: list: 0 printed, 2 usage error or no readable store;\n"
+     "redeliver: 0 accepted, 1 rejected again, 2 usage error or no such id.\n"},
+    {"help",
+     "usage: cpis-mockhost help [COMMAND]\n"
+     "The overview, or one command's help (the same as COMMAND --help).\n"
+     "Exit status: 0, or 2 for an unknown command.\n"},
     {"landing", LANDING_HELP},
     {"note", NOTE_HELP},
     {"config", CONFIG_HELP},
@@ -183,6 +234,8 @@ struct options {
     int reconfigure_refused; /* set when the plugin refused it */
     int verbose;
     int help;
+    int version;        /* --version */
+    int json;           /* --json: report and quarantine list as JSON */
     const char *command;
     char **args;        /* the command's operands (not options) */
     size_t nargs;
@@ -226,6 +279,17 @@ static int parse_options(struct options *o, int argc, char **argv)
                 o->verbose = 1;
                 continue;
             }
+            if (strcmp(a, "--version") == 0) {
+                o->version = 1;
+                continue;
+            }
+            int own_options = o->command != NULL && (strcmp(o->command, "landing") == 0 ||
+                                                     strcmp(o->command, "note") == 0 ||
+                                                     strcmp(o->command, "config") == 0);
+            if (strcmp(a, "--json") == 0 && !own_options) {
+                o->json = 1;
+                continue;
+            }
             const char **slot = NULL;
             if (strcmp(a, "--plugin") == 0)
                 slot = &o->plugin_path;
@@ -239,9 +303,7 @@ static int parse_options(struct options *o, int argc, char **argv)
                 slot = &o->reconfigure;
             else if (strcmp(a, "--ods") == 0)
                 slot = &o->ods[o->nods];
-            else if (o->command != NULL && (strcmp(o->command, "landing") == 0 ||
-                                            strcmp(o->command, "note") == 0 ||
-                                            strcmp(o->command, "config") == 0)) {
+            else if (own_options) {
                 /* landing and config read their own options (--worker,
                  * --team, --html, --json): landing.c, configcmd.c */
                 o->args[o->nargs++] = argv[i];
@@ -322,6 +384,10 @@ struct session {
     char *config_text;
     size_t config_len;
     char *config_dir;
+    /* replay: the store's counts before this run, read before the plugin's
+     * init (a switch of version closes items during init: this run's). */
+    int want_before;
+    struct store_summary before;
 };
 
 static void session_close(struct session *s)
@@ -395,10 +461,18 @@ static int session_reconfigure(struct session *s, const char *path)
     src.base_dir = dir;
     src.ods_paths = s->opt->ods;
     err[0] = '\0';
+    s->host.reconfiguring = 1; /* the refusal is printed below, once */
     int rc = s->host.on_config(s->host.config_user, &src, err, sizeof err);
+    s->host.reconfiguring = 0;
     free(text);
     free(dir);
     if (rc != CPIS_OK) {
+        /* one line: the problems (one per line in err) joined by "; " */
+        size_t n = strlen(err);
+        while (n > 0 && err[n - 1] == '\n')
+            err[--n] = '\0';
+        for (char *nl = strchr(err, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+            *nl = ';';
         fprintf(stderr, "%s: %s: refused, the running configuration is kept: %s\n",
                 PROG, path, err[0] != '\0' ? err : host_status_name(rc));
         s->opt->reconfigure_refused = 1;
@@ -408,11 +482,17 @@ static int session_reconfigure(struct session *s, const char *path)
 
 /* Everything: store, fixture, configuration, plugin loaded and initialised.
  * `actions`: where action lines go during init and later (NULL: nowhere). */
-static int session_open(struct session *s, struct options *o, FILE *actions)
+static int session_open(struct session *s, struct options *o, FILE *actions,
+                        int want_before)
 {
     int rc = session_open_store(s, o);
     if (rc != 0)
         return rc;
+    s->want_before = want_before;
+    if (want_before && store_summary(s->host.store, &s->before) != CPIS_OK) {
+        fprintf(stderr, "%s: cannot read the store\n", PROG);
+        return EXIT_USAGE;
+    }
     char err[1024];
 
     s->host.cases = cases_load(o->cases_path, err, sizeof err);
@@ -528,8 +608,9 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
                 out.detail);
         break;
     default:
-        fprintf(stderr, "%s: %s: failed: %s%s%s\n", PROG, FILE_LABEL(ev->source_name),
-                host_status_name(status), out.detail[0] ? ": " : "", out.detail);
+        fprintf(stderr, "%s: %s: failed: %s%s%s%s\n", PROG, FILE_LABEL(ev->source_name),
+                host_status_name(status), out.detail[0] ? ": " : "", out.detail,
+                s->host.verbose ? "" : " (-v shows the plugin's log)");
         break;
     }
     fflush(stdout);
@@ -585,43 +666,61 @@ static int deliver_input(struct session *s, const struct input *in)
 
 /* ---- commands ------------------------------------------------------------------- */
 
-static int print_summary(struct store *st)
+/* The summary's keys: the contract's first, in its order; then the
+ * additions.  Documented in docs/reference.md ("Report keys"). */
+#define SUMMARY_KEYS(X)                                                       \
+    X(notifications) X(accesses) X(duplicates) X(rejected) X(activities)      \
+    X(first_response_alerts) X(first_response_followups) X(landing_entries)   \
+    X(case_notes) X(episodes) X(records_kept) X(quarantined)                  \
+    X(closed_on_switch) X(data_quality_items) X(landing_updates) X(failed)     \
+    X(ignored) X(repeat_entries) X(notes_completed)
+
+static int read_summary(struct store *st, struct store_summary *sum)
 {
-    struct store_summary sum;
-    if (store_summary(st, &sum) != CPIS_OK) {
+    if (store_summary(st, sum) != CPIS_OK) {
         fprintf(stderr, "%s: cannot read the store\n", PROG);
         return EXIT_USAGE;
     }
-    /* The contract's keys first, in its order; then the additions. */
-    const struct {
-        const char *key;
-        int64_t value;
-    } keys[] = {
-        {"notifications", sum.notifications},
-        {"accesses", sum.accesses},
-        {"duplicates", sum.duplicates},
-        {"rejected", sum.rejected},
-        {"activities", sum.activities},
-        {"first_response_alerts", sum.first_response_alerts},
-        {"first_response_followups", sum.first_response_followups},
-        {"landing_entries", sum.landing_entries},
-        {"case_notes", sum.case_notes},
-        {"episodes", sum.episodes},
-        {"records_kept", sum.records_kept},
-        {"quarantined", sum.quarantined},
-        {"closed_on_switch", sum.closed_on_switch},
-        {"data_quality_items", sum.data_quality_items},
-        {"landing_updates", sum.landing_updates},
-        {"failed", sum.failed},
-        {"ignored", sum.ignored},
-        {"repeat_entries", sum.repeat_entries},
-        {"notes_completed", sum.notes_completed},
-    };
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; o != NULL && i < sizeof keys / sizeof keys[0]; i++)
-        cJSON_AddNumberToObject(o, keys[i].key, (double)keys[i].value);
-    print_json_line(o);
     return 0;
+}
+
+/* Prints the summary `now` minus `base` (base NULL: the store's totals):
+ * one JSON line, or with `table` two aligned columns for a person. */
+static void print_summary(const struct store_summary *now,
+                          const struct store_summary *base, int table)
+{
+    cJSON *o = table ? NULL : cJSON_CreateObject();
+#define SUMMARY_ONE(k)                                                        \
+    {                                                                         \
+        int64_t v = now->k - (base != NULL ? base->k : 0);                    \
+        if (table)                                                            \
+            printf("%-26s %10lld\n", #k, (long long)v);                       \
+        else if (o != NULL)                                                   \
+            cJSON_AddNumberToObject(o, #k, (double)v);                        \
+    }
+    SUMMARY_KEYS(SUMMARY_ONE)
+#undef SUMMARY_ONE
+    if (!table)
+        print_json_line(o);
+}
+
+/* Tables for a person at a terminal; JSON for scripts, pipes and --json. */
+static int want_table(const struct options *o)
+{
+    return !o->json && isatty(STDOUT_FILENO);
+}
+
+/* report and quarantine list read a store; without --db that would be a
+ * new, empty one in memory, which is never what was meant. */
+static int need_db(const struct options *o, const char *what)
+{
+    if (o->db != NULL)
+        return 0;
+    fprintf(stderr,
+            "%s: %s: no --db FILE given, so the store is a new one in memory "
+            "and empty; give --db FILE, the store that deliver or replay "
+            "--db FILE wrote\n", PROG, what);
+    return EXIT_USAGE;
 }
 
 static int need_operands(const struct options *o, const char *what)
@@ -637,7 +736,7 @@ static int cmd_deliver(struct options *o, int with_summary)
     if (rc != 0)
         return rc;
     struct session s;
-    rc = session_open(&s, o, stdout);
+    rc = session_open(&s, o, stdout, with_summary);
     if (rc == 0 && s.host.on_notification == NULL) {
         fprintf(stderr, "%s: %s: the plugin registered no notification hook\n",
                 PROG, o->plugin_path);
@@ -674,8 +773,13 @@ static int cmd_deliver(struct options *o, int with_summary)
                 " %llu delivery(ies) rolled back and run again\n", PROG,
                 (unsigned long long)conflicts, (unsigned long long)rounds);
     rc = all_accepted ? EXIT_ACCEPTED : EXIT_REJECTED;
-    if (with_summary && print_summary(s.host.store) != 0)
-        rc = EXIT_USAGE;
+    if (with_summary) {
+        struct store_summary after;
+        if (read_summary(s.host.store, &after) != 0)
+            rc = EXIT_USAGE;
+        else
+            print_summary(&after, &s.before, 0); /* this run: after - before */
+    }
     session_close(&s);
     return rc;
 }
@@ -718,7 +822,7 @@ static int cmd_parse(struct options *o)
     if (rc != 0)
         return rc;
     struct session s;
-    rc = session_open(&s, o, NULL);
+    rc = session_open(&s, o, NULL, 0);
     if (rc != 0) {
         session_close(&s);
         return rc;
@@ -783,19 +887,38 @@ static int cmd_report(struct options *o)
 {
     if (o->nargs != 0)
         return usage_error("report takes no operands (got %s)", o->args[0]);
+    int rc = need_db(o, "report");
+    if (rc != 0)
+        return rc;
     struct session s;
-    int rc = session_open_store(&s, o);
+    rc = session_open_store(&s, o);
+    struct store_summary sum;
     if (rc == 0)
-        rc = print_summary(s.host.store);
+        rc = read_summary(s.host.store, &sum);
+    if (rc == 0) {
+        if (want_table(o))
+            printf("Store %s\n\n", o->db);
+        print_summary(&sum, NULL, want_table(o));
+    }
     session_close(&s);
     return rc;
 }
 
 static void print_quarantine_row(void *user, const struct store_quarantine_row *r)
 {
-    (void)user;
+    int *table = user;
     char when[32];
     iso_time(r->received_at_ms, when, sizeof when);
+    if (table[0]) {
+        if (table[1]++ == 0)
+            printf("%-20s %-20s %-11s %-20s %s\n", "ID", "RECEIVED", "STATUS",
+                   "ERROR", "SOURCE: DETAIL");
+        printf("%-20s %-20s %-11s %-20s %s%s%s\n", r->quarantine_id, when,
+               r->status, r->error_name, r->source_name, r->detail[0] ? ": " : "",
+               r->detail);
+        return;
+    }
+    table[1]++;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", r->quarantine_id);
     cJSON_AddStringToObject(o, "error", r->error_name);
@@ -812,7 +935,7 @@ static void print_quarantine_row(void *user, const struct store_quarantine_row *
 static int cmd_note(struct options *o)
 {
     struct session s;
-    int rc = note_needs_plugin(o->args, o->nargs) ? session_open(&s, o, stdout)
+    int rc = note_needs_plugin(o->args, o->nargs) ? session_open(&s, o, stdout, 0)
                                                   : session_open_store(&s, o);
     if (rc == 0 && s.host.cases == NULL) {
         char err[512];
@@ -837,13 +960,19 @@ static int cmd_quarantine(struct options *o)
         if (o->nargs != 1)
             return usage_error("quarantine list takes no operands (got %s)",
                                o->args[1]);
+        int rc = need_db(o, "quarantine list");
+        if (rc != 0)
+            return rc;
         struct session s;
-        int rc = session_open_store(&s, o);
+        int table[2] = {want_table(o), 0}; /* table?, rows printed */
+        rc = session_open_store(&s, o);
         if (rc == 0 && store_quarantine_each(s.host.store, print_quarantine_row,
-                                             NULL) != CPIS_OK) {
+                                             table) != CPIS_OK) {
             fprintf(stderr, "%s: cannot read the store\n", PROG);
             rc = EXIT_USAGE;
         }
+        if (rc == 0 && table[0] && table[1] == 0)
+            printf("Nothing is quarantined in %s.\n", o->db);
         session_close(&s);
         return rc;
     }
@@ -852,9 +981,12 @@ static int cmd_quarantine(struct options *o)
     if (o->nargs != 2)
         return usage_error("quarantine redeliver: %s", "expected one ID");
     const char *id = o->args[1];
+    int rc = need_db(o, "quarantine redeliver");
+    if (rc != 0)
+        return rc;
 
     struct session s;
-    int rc = session_open(&s, o, stdout);
+    rc = session_open(&s, o, stdout, 0);
     if (rc == 0 && s.host.on_notification == NULL) {
         fprintf(stderr, "%s: %s: the plugin registered no notification hook\n",
                 PROG, o->plugin_path);
@@ -899,9 +1031,114 @@ static int cmd_quarantine(struct options *o)
     return rc;
 }
 
+/* ---- conventions: --opt=value, --version, named files ---------------------- */
+
+/* A copy of argv in which every "--opt=value" before "--" is split into
+ * "--opt" "value", so every parser below (and generate, compare, landing,
+ * config) sees one form.  The names are copied into `names` (one block,
+ * freed by the caller with the vector); values point into argv. */
+static char **split_equals(int argc, char **argv, int *out_argc, char **names)
+{
+    size_t room = 0;
+    for (int i = 0; i < argc; i++)
+        room += strlen(argv[i]) + 1;
+    char **v = calloc((size_t)argc * 2 + 1, sizeof *v);
+    char *buf = malloc(room + 1);
+    if (v == NULL || buf == NULL) {
+        free(v);
+        free(buf);
+        return NULL;
+    }
+    *names = buf;
+    int n = 0, ended = 0;
+    for (int i = 0; i < argc; i++) {
+        char *a = argv[i];
+        char *eq = strchr(a, '=');
+        if (i > 0 && !ended && strcmp(a, "--") == 0)
+            ended = 1;
+        if (i > 0 && !ended && a[0] == '-' && a[1] == '-' && eq != NULL && eq > a + 2) {
+            size_t len = (size_t)(eq - a);
+            memcpy(buf, a, len);
+            buf[len] = '\0';
+            v[n++] = buf;
+            buf += len + 1;
+            v[n++] = eq + 1;
+        } else {
+            v[n++] = a;
+        }
+    }
+    v[n] = NULL;
+    *out_argc = n;
+    return v;
+}
+
+/* --version: the mock host's version and ABI, then the plugin's (loaded
+ * and checked as for any command, never initialised). */
+static int print_version(struct options *o)
+{
+    printf("cpis-mockhost %s (host ABI %u.%u)\n", MOCKHOST_VERSION,
+           (unsigned)CPIS_ABI_MAJOR, (unsigned)CPIS_ABI_MINOR);
+    fflush(stdout);
+    struct loaded_plugin lp;
+    struct mock_host h;
+    char err[512];
+    memset(&h, 0, sizeof h);
+    if (plugin_load(&lp, o->plugin_path, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", PROG, o->plugin_path, err);
+        plugin_unload(&lp, &h);
+        return EXIT_USAGE;
+    }
+    printf("plugin %s: %s %s (ABI %u.%u)\n", o->plugin_path,
+           lp.desc->name != NULL ? lp.desc->name : "(unnamed)",
+           lp.desc->version != NULL ? lp.desc->version : "(no version)",
+           (unsigned)lp.desc->abi_major, (unsigned)lp.desc->abi_minor);
+    plugin_unload(&lp, &h);
+    return 0;
+}
+
+/* Every file named in an option must exist, whether or not the command
+ * reads it (a mistyped --config is never ignored).  --db must exist for
+ * the commands that only read a store.  Returns 0 or EXIT_USAGE. */
+static int check_named_files(const struct options *o)
+{
+    const struct {
+        const char *opt, *path;
+    } named[] = {{"--plugin", o->plugin_path}, {"--config", o->config_path},
+                 {"--cases", o->cases_path}, {"--reconfigure", o->reconfigure}};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        struct stat st;
+        if (named[i].path == NULL)
+            continue;
+        if (stat(named[i].path, &st) != 0) {
+            fprintf(stderr, "%s: %s %s: %s\n", PROG, named[i].opt, named[i].path,
+                    strerror(errno));
+            rc = EXIT_USAGE;
+        } else if (S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "%s: %s %s: is a folder, not a file\n", PROG,
+                    named[i].opt, named[i].path);
+            rc = EXIT_USAGE;
+        }
+    }
+    for (size_t i = 0; i < o->nods; i++)
+        if (access(o->ods[i], F_OK) != 0) {
+            fprintf(stderr, "%s: --ods %s: %s\n", PROG, o->ods[i], strerror(errno));
+            rc = EXIT_USAGE;
+        }
+    int reads_store = strcmp(o->command, "report") == 0 ||
+                      strcmp(o->command, "quarantine") == 0 ||
+                      strcmp(o->command, "landing") == 0;
+    if (reads_store && o->db != NULL && access(o->db, F_OK) != 0) {
+        fprintf(stderr, "%s: --db %s: %s (deliver or replay with --db creates "
+                        "a store)\n", PROG, o->db, strerror(errno));
+        rc = EXIT_USAGE;
+    }
+    return rc;
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     struct options o;
     int rc;
@@ -912,6 +1149,35 @@ int main(int argc, char **argv)
     if (rc != 0) {
         options_free(&o);
         return rc;
+    }
+    if (o.version) {
+        rc = resolve_defaults(&o);
+        if (rc == 0)
+            rc = check_named_files(&(struct options){.plugin_path = o.plugin_path,
+                                                     .command = ""});
+        if (rc == 0)
+            rc = print_version(&o);
+        options_free(&o);
+        return rc;
+    }
+    /* "help COMMAND" is "COMMAND --help"; "help" alone the overview. */
+    if (o.command != NULL && strcmp(o.command, "help") == 0 && !o.help) {
+        if (o.nargs > 1) {
+            rc = usage_error("help: one command at a time (got %s %s)", o.args[0],
+                             o.args[1]);
+            options_free(&o);
+            return rc;
+        }
+        o.help = 1;
+        o.command = o.nargs == 1 ? o.args[0] : NULL;
+        if (o.command != NULL && strcmp(o.command, "generate") == 0) {
+            options_free(&o);
+            return gen_command(2, (char *[]){"generate", "--help", NULL});
+        }
+        if (o.command != NULL && strcmp(o.command, "compare") == 0) {
+            options_free(&o);
+            return compare_command(3, (char *[]){"cpis-mockhost", "compare", "--help", NULL});
+        }
     }
     if (o.help || o.command == NULL) {
         const char *text = o.command != NULL ? command_help(o.command) : USAGE;
@@ -926,12 +1192,14 @@ int main(int argc, char **argv)
         options_free(&o);
         return rc;
     }
-    if (command_help(o.command) == NULL) {
+    if (command_help(o.command) == NULL || strcmp(o.command, "help") == 0) {
         rc = usage_error("unknown command %s", o.command);
         options_free(&o);
         return rc;
     }
-    rc = resolve_defaults(&o);
+    rc = check_named_files(&o);
+    if (rc == 0)
+        rc = resolve_defaults(&o);
     if (rc != 0) {
         options_free(&o);
         return rc;
@@ -965,5 +1233,20 @@ int main(int argc, char **argv)
     fflush(stdout);
     options_free(&o);
     xmlCleanupParser();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char *names = NULL;
+    int n = 0;
+    char **v = split_equals(argc, argv, &n, &names);
+    if (v == NULL) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        return EXIT_USAGE;
+    }
+    int rc = run(n, v);
+    free(v);
+    free(names);
     return rc;
 }

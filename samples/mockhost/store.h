@@ -49,7 +49,7 @@ enum store_doc_table {
     STORE_CASE_NOTES = 1
 };
 
-/* The `report` summary (contract.md), computed from the tables. */
+/* The `report` summary (docs/reference.md), computed from the tables. */
 struct store_summary {
     int64_t notifications;
     int64_t accesses;

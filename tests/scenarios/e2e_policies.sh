@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # e2e_policies.sh - the mock host command line end to end, on the samples
-# (issue 4, item 8; contract.md "Mock host command line"):
+# (issue 4, item 8; docs/reference.md "The mock host's command line"):
 #   - `replay` of every sample folder under v5 and v6: exit 0 and the exact
 #     summary counts, worked out by hand from the samples (see EXPECTED below);
 #   - every contract summary key present; `report` prints the same line;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# figures_generate.sh - the workload generator, the paper's reproduction
+# figures_generate.sh - the workload generator, the reproduction of the local
+# authority's discussion paper's figures (docs/glossary.md)
 # (2253 notifications on open cases + 3739 on closed -> 6759 activities +
 # 7478 First Response alerts = 14237 under version 5; nothing under
 # version 6) and the what-if `compare` command.  No timings are asserted.
@@ -41,7 +42,7 @@ expect_in() {
 # ---- the paper-sized stream -------------------------------------------------
 P=$tmp/paper
 run "generate paper" 0 "$M" generate --seed 42 --open 2253 --closed 3739 \
-    --duplicates 8 --bad 5 "$P"
+    --duplicates 8 --bad 5 --until 2025-01-01 "$P"
 cp "$tmp/out" "$tmp/gen.json"
 expect_eq "generate: open" "$(jget open "$tmp/gen.json")" 2253
 expect_eq "generate: closed" "$(jget closed "$tmp/gen.json")" 3739
@@ -50,6 +51,24 @@ expect_eq "generate: duplicates" "$(jget duplicates "$tmp/gen.json")" 8
 expect_eq "generate: bad" "$(jget bad "$tmp/gen.json")" 5
 expect_eq "generate: messages" "$(jget messages "$tmp/gen.json")" 6005
 expect_eq "generate: no progress on a pipe" "$(wc -c <"$tmp/err")" 0
+expect_eq "generate: from (twelve months before --until)" "$(grep -o '"from":"[^"]*"' "$tmp/gen.json")" '"from":"2024-01-01"'
+# every access in [from, until): the parse lines' accessed_at, first and last
+"$M" --cases "$P.cases.json" parse "$P" 2>/dev/null | grep -o '"accessed_at":"[^"]*"' | sort >"$tmp/at" || true
+expect_eq "first access in range" "$(head -1 "$tmp/at" | cut -c16-19)" 2024
+expect_eq "last access in range" "$(tail -1 "$tmp/at" | cut -c16-19)" 2024
+# team names as written: never "Team ..." (the landing page says "Team <name>")
+expect_eq "team names as written" "$(grep -c '"team": "Team' "$P.cases.json" || true)" 0
+expect_in "a team name" "$P.cases.json" '"team": "Stafford North"'
+# the default range ends today
+run "generate default range" 0 "$M" generate --seed 3 --open 5 --closed 5 "$tmp/today"
+expect_in "default --until is today" "$tmp/out" "\"until\":\"$(date -u +%F)\""
+run "generate --from --until" 0 "$M" generate --seed 3 --open 50 --closed 50 \
+    --from 2023-04-01 --until 2023-07-01 "$tmp/q2"
+"$M" --cases "$tmp/q2.cases.json" parse "$tmp/q2" 2>/dev/null | grep -o '"accessed_at":"[^"]*"' | sort >"$tmp/at2" || true
+a=$(head -1 "$tmp/at2" | cut -c16-25); b=$(tail -1 "$tmp/at2" | cut -c16-25)
+[ "$a" \> "2023-03-31" ] && [ "$b" \< "2023-07-01" ] && ok || fail "--from/--until: accesses $a .. $b"
+run "generate: range too short" 2 "$M" generate --from 2024-01-01 --until 2024-02-01 "$tmp/x5"
+run "generate: not a date" 2 "$M" generate --until 2024-02-30 "$tmp/x6"
 [ -f "$P.cases.json" ] && ok || fail "generate: no fixture at $P.cases.json"
 
 # files: one per message (.ctl beside MESH .dat), names say what they are
@@ -93,7 +112,7 @@ expect_eq "parse lines" "$(grep -c '"ok":true' "$tmp/out")" 6000
 
 # ---- determinism ----------------------------------------------------------------
 run "generate again" 0 "$M" generate --seed 42 --open 2253 --closed 3739 \
-    --duplicates 8 --bad 5 "$tmp/again"
+    --duplicates 8 --bad 5 --until 2025-01-01 "$tmp/again"
 if diff -r "$P" "$tmp/again" >/dev/null && cmp -s "$P.cases.json" "$tmp/again.cases.json"; then
     ok; else fail "same seed, different files"; fi
 run "generate other seed" 0 "$M" generate --seed 43 --open 20 --closed 30 "$tmp/other"
@@ -166,9 +185,11 @@ run "compare: --db refused" 2 "$M" --db "$tmp/x.db" compare "$V5" "$V6" "$CPIS_S
 run "compare --help" 0 "$M" compare --help
 
 # ---- progress only on a terminal ---------------------------------------------------------
-if command -v script >/dev/null 2>&1; then
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
     script -qec "$M generate --open 3000 --closed 3000 $tmp/tty" /dev/null >"$tmp/tty.out" 2>&1 || true
     expect_in "progress on a TTY" "$tmp/tty.out" "generate: 6000/6000"
+else
+    echo "figures_generate: note: no pseudo-terminal (script(1)): progress on a terminal not checked"
 fi
 
 echo "figures_generate: $passed passed, $failed failed"

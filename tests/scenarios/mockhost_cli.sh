@@ -67,15 +67,65 @@ expect_in "unknown option named" "$tmp/err" "--frob"
 run "option without value" 2 "$M" report --db
 run "deliver without paths" 2 "$M" --config "$CONFIG" --cases "$CASES" deliver
 run "report with operands" 2 "$M" report extra
-run "bad fault-injection knob" 2 env CPIS_MOCK_FAIL_CALL=soon "$M" report
+run "bad fault-injection knob" 2 env CPIS_MOCK_FAIL_CALL=soon "$M" --config "$CONFIG" --cases "$CASES" deliver "$CPIS_SAMPLES/cascade"
 expect_in "bad knob named" "$tmp/err" "CPIS_MOCK_FAIL_CALL"
 
-# ---- report on an empty store needs no plugin ---------------------------------
-run "report, empty store" 0 "$M" --plugin "$tmp/none.so" report
+# ---- report and quarantine list: a store, no plugin --------------------------------
+run "report without --db" 2 "$M" report
+expect_in "report without --db says in memory and empty" "$tmp/err" "in memory and empty"
+expect_in "report without --db points to --db" "$tmp/err" "give --db FILE"
+run "quarantine list without --db" 2 "$M" quarantine list
+run "report, missing --db file" 2 "$M" --db "$tmp/absent.db" report
+expect_in "missing --db named" "$tmp/err" "$tmp/absent.db"
+if [ -e "$tmp/absent.db" ]; then fail "report created the store it was asked to read"; else ok; fi
+run "every named file must exist (--config)" 2 "$M" --config /nonexistent/v9.json --db "$tmp/absent.db" report
+expect_in "missing --config named" "$tmp/err" "--config /nonexistent/v9.json"
+run "every named file must exist (--plugin)" 2 "$M" --plugin "$tmp/none.so" report
+expect_in "missing --plugin named" "$tmp/err" "--plugin $tmp/none.so"
+mkdir -p "$tmp/nothing-here"
+run "an empty store" 0 "$M" --config "$CONFIG" --cases "$CASES" --db "$tmp/empty.db" replay "$tmp/nothing-here"
+run "report, empty store (no plugin loaded)" 0 "$M" --plugin /bin/true --db "$tmp/empty.db" report
 expect_in "report keys" "$tmp/out" '"notifications":0,"accesses":0,"duplicates":0,"rejected":0'
 expect_in "report extra keys" "$tmp/out" '"quarantined":0,"closed_on_switch":0'
-run "quarantine list, empty store" 0 "$M" quarantine list
+run "quarantine list, empty store" 0 "$M" --db "$tmp/empty.db" quarantine list
 expect_lines "quarantine list empty" "$tmp/out" 0
+
+# ---- conventions: --version, --opt=value, help COMMAND, --, --json, tables --------
+run "--version" 0 "$M" --version
+expect_in "--version: the mock host" "$tmp/out" "cpis-mockhost 0.1.0 (host ABI 1."
+expect_in "--version: the plugin and its ABI" "$tmp/out" "cpis-notify 0.1.0 (ABI 1."
+run "--version, missing plugin" 2 "$M" --plugin "$tmp/none.so" --version
+run "help COMMAND" 0 "$M" help report
+expect_in "help report = report --help" "$tmp/out" "usage: cpis-mockhost --db FILE report"
+run "help generate" 0 "$M" help generate
+expect_in "help generate" "$tmp/out" "usage: cpis-mockhost generate"
+run "help unknown" 2 "$M" help frobnicate
+for c in parse deliver replay report quarantine landing config help; do
+    run "$c --help states exit statuses" 0 "$M" "$c" --help
+    expect_in "$c --help: Exit status" "$tmp/out" "Exit status"
+done
+run "--opt=value" 0 "$M" --config="$CONFIG" --cases="$CASES" --db="$tmp/eq.db" replay "$CPIS_SAMPLES/cascade"
+expect_in "--opt=value: the config was used" "$tmp/out" '"landing_entries":1'
+run "-- ends options" 1 "$M" --config "$CONFIG" --cases "$CASES" deliver -- --not-an-option
+expect_in "-- : the operand is a file" "$tmp/err" "--not-an-option"
+# replay prints this run's counts; report the store's
+run "replay again: this run" 0 "$M" --config "$CONFIG" --cases "$CASES" --db "$tmp/eq.db" replay "$CPIS_SAMPLES/cascade"
+expect_in "replay again: only duplicates" "$tmp/out" '"notifications":0,"accesses":0,"duplicates":5'
+run "report: the store" 0 "$M" --db "$tmp/eq.db" report
+expect_in "report: the store's totals" "$tmp/out" '"notifications":5,"accesses":5,"duplicates":5'
+run "report --json" 0 "$M" --db "$tmp/eq.db" report --json
+expect_lines "report --json: one line" "$tmp/out" 1
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
+    script -qec "$M --db $tmp/eq.db report" /dev/null >"$tmp/tty.out" 2>&1 || true
+    expect_in "report on a terminal: a table" "$tmp/tty.out" "notifications"
+    if grep -q '{"notifications"' "$tmp/tty.out"; then fail "report on a terminal printed JSON"; else ok; fi
+    script -qec "$M --db $tmp/eq.db report --json" /dev/null >"$tmp/tty.out" 2>&1 || true
+    expect_in "report --json on a terminal: JSON" "$tmp/tty.out" '{"notifications":5'
+    script -qec "$M --db $tmp/eq.db quarantine list" /dev/null >"$tmp/tty.out" 2>&1 || true
+    expect_in "quarantine list on a terminal: says none" "$tmp/tty.out" "Nothing is quarantined"
+else
+    echo "mockhost_cli: note: no pseudo-terminal (script(1)): terminal tables not checked"
+fi
 
 # ---- configuration and fixture errors -------------------------------------------
 run "missing config" 2 "$M" --config "$tmp/no-such-config.json" --cases "$CASES" \

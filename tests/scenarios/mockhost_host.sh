@@ -301,9 +301,11 @@ H=("$M" --plugin "$tmp/probe.so" --config "$CONFIG" --cases "$CASES")
 
 # ---- the host table's contract, checked from inside the plugin --------------
 # (the probe's checks run in init; `parse` is the lightest command that inits)
-run "probe checks" 0 "${H[@]}" --db "$tmp/probe.db" parse "$CASES"
+run "probe checks" 0 "${H[@]}" -v --db "$tmp/probe.db" parse "$CASES"
 expect_in "probe reports its checks" "$tmp/err" "probe: 37 checks passed"
+run "probe without -v" 0 env PROBE_SKIP_CHECKS=1 "${H[@]}" --db "$tmp/probe.db" parse "$CASES"
 expect_not_in "no debug line without -v" "$tmp/err" "probe: debug line"
+expect_not_in "no warning line without -v" "$tmp/err" "probe: config changed"
 expect_in "parse buffer grown to a 30000-byte line" "$tmp/out" '"ok":true'
 if [ "$(wc -c <"$tmp/out")" -gt 30000 ]; then ok; else fail "parse line truncated"; fi
 
@@ -387,7 +389,7 @@ run "optional functions omitted" 0 env CPIS_MOCK_OMIT=publish_landing,clock_ms \
 # ---- configuration change through the config-changed hook ---------------------
 printf '{"workflow":{"version":5}}' >"$tmp/v5.json"
 printf '{"refuse":true}' >"$tmp/refuse.json"
-run "reconfigure accepted" 0 "${H[@]}" --reconfigure "$tmp/v5.json" deliver "$tmp/in/a1.txt"
+run "reconfigure accepted" 0 "${H[@]}" -v --reconfigure "$tmp/v5.json" deliver "$tmp/in/a1.txt"
 expect_in "config hook called" "$tmp/err" "probe: config changed"
 run "reconfigure refused" 2 "${H[@]}" --reconfigure "$tmp/refuse.json" deliver "$tmp/in/a1.txt"
 expect_in "refusal names the file and the reason" "$tmp/err" \

@@ -228,8 +228,22 @@ run "landing --team" 0 "$M" --db "$DB" landing --team "Cannock South" --html "$t
 expect_in "team page worker" "$tmp/t.html" "Allocated to <strong>sw.okafor</strong>"
 expect_not_in "team page other team" "$tmp/t.html" "C-1001"
 expect_lines "team cards" <(grep -o '<article class="card"' "$tmp/t.html") 2
-run "landing unknown worker" 1 "$M" --db "$DB" landing --worker sw.nobody --html "$tmp/e.html"
-expect_in "unknown worker named" "$tmp/err" "worker sw.nobody is not known"
+run "landing unknown worker" 1 "$M" --db "$DB" landing --worker sw.nobody --html "$tmp/n.html"
+expect_in "unknown worker named" "$tmp/err" 'unknown worker "sw.nobody"'
+expect_in "nearest known ids listed" "$tmp/err" "nearest known: sw.ahmed"
+if [ -e "$tmp/n.html" ]; then fail "unknown worker: a page was written"; else ok; fi
+run "landing unknown team" 1 "$M" --db "$DB" landing --team "Nowhere" --html "$tmp/n.html"
+expect_in "unknown team named" "$tmp/err" 'unknown team "Nowhere"'
+# ids as a person types them: case does not matter
+run "landing worker in capitals" 0 "$M" --db "$DB" landing --worker SW.AHMED --html "$tmp/caps.html"
+expect_in "capitals: the worker's cards" "$tmp/caps.html" "C-1001"
+run "landing team in lower case" 0 "$M" --db "$DB" landing --team "cannock south" --html "$tmp/lc.html"
+expect_in "lower case: the team's cards" "$tmp/lc.html" "C-1002"
+# a known worker (a manager here) with no entries: a page saying so
+run "landing known worker, no entries" 0 "$M" --db "$DB" landing --worker tm.lewis --html "$tmp/e.html"
+expect_in "empty state" "$tmp/e.html" "There are no CP-IS notifications for tm.lewis."
+expect_in "empty state heading" "$tmp/e.html" "<h2 id=\"empty-h\">No notifications</h2>"
+expect_not_in "empty state no card" "$tmp/e.html" "<article"
 
 # v5 store: no landing entries, so the page is empty
 DB5="$tmp/store5.db"
@@ -247,7 +261,7 @@ expect_in "no worker says so" "$tmp/err" "give --worker ID or --team NAME"
 run "landing no --db" 2 "$M" landing --worker sw.ahmed --html "$tmp/x.html"
 expect_in "no --db says so" "$tmp/err" "needs --db FILE"
 run "landing absent store" 2 "$M" --db "$tmp/absent.db" landing --worker a --html "$tmp/x.html"
-expect_in "absent store named" "$tmp/err" "$tmp/absent.db: cannot read the store"
+expect_in "absent store named" "$tmp/err" "--db $tmp/absent.db: No such file or directory"
 if [ -e "$tmp/absent.db" ]; then fail "landing created the absent store"; else ok; fi
 run "landing unwritable page" 2 "$M" --db "$DB" landing --worker sw.ahmed --html "$tmp/no/such/dir/p.html"
 expect_in "unwritable page named" "$tmp/err" "$tmp/no/such/dir/p.html: cannot write the page"

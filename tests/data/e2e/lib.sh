@@ -73,7 +73,7 @@ expect_counts() {
         fi
     done
 }
-# The contract's summary keys (contract.md, "replay / report summary line").
+# The contract's summary keys (docs/reference.md, "Report keys").
 SUMMARY_KEYS="notifications accesses duplicates rejected activities first_response_alerts first_response_followups landing_entries case_notes episodes records_kept"
 # expect_summary_keys NAME LINE : every contract key is present, numeric.
 expect_summary_keys() {
