@@ -809,12 +809,13 @@ int store_add_delivery(struct store *st, const char *source_name,
  * e.g. DISTINCT ON (source_name, transport_id) ... ORDER BY seq DESC plus
  * bool_or(status = 'ok') over the same partition. */
 #define MESSAGE_STATES                                                          \
-    "WITH m AS (SELECT CASE WHEN ever_ok THEN 'ok' ELSE status END AS state"   \
+    "WITH m AS (SELECT CASE WHEN ever_ok = 1 THEN 'ok' ELSE status END AS state" \
     " FROM (SELECT status,"                                                     \
-    " MAX(status = 'ok') OVER (PARTITION BY source_name, transport_id)"         \
-    "  AS ever_ok,"                                                             \
+    " MAX(CASE WHEN status = 'ok' THEN 1 ELSE 0 END)"                           \
+    "  OVER (PARTITION BY source_name, transport_id) AS ever_ok,"               \
     " ROW_NUMBER() OVER (PARTITION BY source_name, transport_id"                \
-    "  ORDER BY seq DESC) AS rn FROM deliveries) WHERE rn = 1) "
+    "  ORDER BY seq DESC) AS rn FROM deliveries) AS per_delivery"               \
+    " WHERE rn = 1) "
 
 int store_summary(struct store *st, struct store_summary *out)
 {

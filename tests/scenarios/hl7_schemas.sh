@@ -58,12 +58,16 @@ SCHEMA = {V3 + 'CP-ISAccessToServiceNotification': 'REPC_MT000004GB01',
           V3 + 'CP-ISInactiveNHSNumberNotification': 'REPC_MT000005GB01',
           V3 + 'FileResponse': 'REPC_MT000003GB01'}
 n = 0
+import gzip, io
 for path in sys.argv[2:]:
     with open(path, 'rb') as f:
-        head = f.read(64).lstrip(b'\xef\xbb\xbf \r\n\t')
+        data = f.read()
+    if data[:2] == b'\x1f\x8b':
+        data = gzip.decompress(data)  # a compressed MESH payload
+    head = data[:64].lstrip(b'\xef\xbb\xbf \r\n\t')
     if not head.startswith(b'<'):
-        continue  # FHIR JSON
-    root = ET.parse(path).getroot()
+        continue  # FHIR JSON, or an empty MESH report payload
+    root = ET.parse(io.BytesIO(data)).getroot()
     found = []
     def walk(el):
         if el.tag in SCHEMA:
@@ -77,17 +81,16 @@ for path in sys.argv[2:]:
     for i, el in enumerate(found):
         n += 1
         name = os.path.join(out, '%05d.xml' % n)
-        if el is root:  # validate the file itself, byte for byte
-            data = open(path, 'rb').read()
-        else:
-            data = ET.tostring(el, encoding='utf-8')
+        # the file itself (inflated), byte for byte, or the payload element
+        payload = data if el is root else ET.tostring(el, encoding='utf-8')
         with open(name, 'wb') as f:
-            f.write(data)
+            f.write(payload)
         print('%s\t%s\t%s#%d' % (SCHEMA[el.tag], name, path, i + 1))
 EOF
 }
 
 mapfile -t files < <(find "$CPIS_SAMPLES/cascade" "$CPIS_SAMPLES/messages" "$CPIS_SAMPLES/mesh" \
+    "$CPIS_SAMPLES/mesh-gzip" \
     "$ROOT/tests/data/hl7ok" "$tmp/gen" -type f \( -name '*.xml' -o -name '*.dat' \) | sort)
 split_payloads "${files[@]}" >"$tmp/list" || fail "splitting the files into payloads failed"
 
