@@ -1647,8 +1647,8 @@ static void test_repeats_every_flag_mix(void **st)
                             .resolved = 1, .setting = "nhs_111", .author = "u3"});
     /* expected count per visit; the 3rd: 10 Mar is 200 days before, out */
     static const int want[3] = {1, 2, 2};
-    const char *earlier[3] = {NULL, "earlier 10 Mar 2024, " NAME_RJE01,
-                              "earlier 9 Apr 2024, " NAME_RYA01 "\n"};
+    const char *earlier[3] = {NULL, "earlier 10 Mar 2024, " SHOW_RJE01,
+                              "earlier 9 Apr 2024, " SHOW_RYA01 "\n"};
     for (int version = 5; version <= 6; version++) {
         for (int mix = 0; mix < 32; mix++) {
             struct wf_policy p = version == 5 ? v5() : v6();

@@ -522,8 +522,11 @@ static void add_repeat(struct sb *b, const struct wf_repeat *rep)
         if (i)
             sb_add(b, "; ");
         add_date(b, rep->earlier[i].at);
-        if (rep->earlier[i].place[0])
-            sb_printf(b, ", %s", rep->earlier[i].place);
+        if (rep->earlier[i].place[0]) {
+            char name[WF_STR_MAX];
+            wf_display_name(rep->earlier[i].place, name, sizeof name);
+            sb_printf(b, ", %s", name);
+        }
     }
     size_t more = (size_t)(rep->count - 1) > rep->n_earlier
                       ? (size_t)(rep->count - 1) - rep->n_earlier

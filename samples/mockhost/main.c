@@ -46,6 +46,7 @@
 #include "paths.h"
 #include "progress.h"
 #include "store.h"
+#include "store_backend.h"
 
 enum { EXIT_ACCEPTED = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
 
@@ -1127,8 +1128,12 @@ static int check_named_files(const struct options *o)
         }
     int reads_store = strcmp(o->command, "report") == 0 ||
                       strcmp(o->command, "quarantine") == 0 ||
-                      strcmp(o->command, "landing") == 0;
-    if (reads_store && o->db != NULL && access(o->db, F_OK) != 0) {
+                      strcmp(o->command, "landing") == 0 ||
+                      strcmp(o->command, "note") == 0;
+    /* a SQLite file must exist; a PostgreSQL connection string is checked
+     * when the store is opened (and is never echoed: it may hold a password) */
+    if (reads_store && o->db != NULL && !store_pg_is_conninfo(o->db) &&
+        access(o->db, F_OK) != 0) {
         fprintf(stderr, "%s: --db %s: %s (deliver or replay with --db creates "
                         "a store)\n", PROG, o->db, strerror(errno));
         rc = EXIT_USAGE;

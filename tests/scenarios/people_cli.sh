@@ -210,7 +210,7 @@ expect_in "setting badge" "$P" '<span class="badge b-ambulance">Ambulance servic
 expect_in "entry state" "$P" "Awaiting your action</p>"
 expect_in "child named" "$P" '<span class="child">Amelia Hughes</span>'
 expect_in "masked NHS number" "$P" "*** *** 5552"
-expect_lines "each place once" <(grep -o 'class="place">ROYAL STOKE UNIVERSITY HOSPITAL' "$P") 1
+expect_lines "each place once" <(grep -o 'class="place">Royal Stoke University Hospital' "$P") 1
 expect_in "focus style" "$P" ":focus-visible"
 expect_in "skip link" "$P" '<a class="skip" href="#main">'
 expect_not_in "no details when nothing is done" "$P" "<details"
