@@ -569,9 +569,14 @@ static void put_viewer(FILE *f, const cJSON *s)
     const char *viewer = jstr(s, "viewer");
     const char *role_name = jstr(s, "role_name");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "system"))) {
-        fputs("the system <strong>", f);
-        put_text(f, jstr(s, "system_name")[0] ? jstr(s, "system_name") : "(unnamed)");
-        fputs("</strong>", f);
+        /* a system has no name of its own in CP-IS messages: named by its
+         * setting, as the case note does */
+        const char *sys = jstr(s, "system_name");
+        fputs("the <strong>", f);
+        put_text(f, sys[0] ? sys
+                    : strcmp(jstr(s, "setting"), "nhs_111") == 0 ? "NHS 111"
+                                                                  : "automated");
+        fputs(" system</strong>", f);
         if (viewer[0]) {
             fputs("; responsible: <strong>", f);
             put_text(f, viewer);

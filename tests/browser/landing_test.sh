@@ -11,13 +11,13 @@
 #     nothing awaiting action folded, no 10-digit number anywhere, no
 #     script, no external resource;
 #   - the text a reader is shown: the page's innerText (what is rendered,
-#     without what is hidden, such as the collapsed older episode), read
+#     without what is hidden, such as folded done entries), read
 #     through --dump-dom of a small wrapper page that loads the landing page
 #     in a frame.  innerText does not depend on font metrics (line breaks
 #     made by wrapping are not in it), so the checks hold on any machine;
 #   - --print-to-pdf + pdftotext (when poppler-utils is installed): only what
-#     only a PDF shows: the page prints, its heading is printed, and the
-#     collapsed older episode and full NHS numbers are not printed.  (Never
+#     only a PDF shows: the page prints, its heading is printed, and no full
+#     NHS number is printed.  (Never
 #     a multi-word name: where a PDF's lines wrap depends on the fonts
 #     installed.)
 #   - --screenshot at 1366x900: a PNG of the right size that is not blank.
@@ -111,7 +111,7 @@ check "tel: link Royal Stoke" has '<a href="tel:+441782715444">Call 01782 715444
 check "tel: link ambulance" has '<a href="tel:+441384215555">Call 01384 215555</a>'
 check "tel: link NHS 111" has '<a href="tel:+443001000404">Call 0300 100 0404</a>'
 check "who viewed: a person" has '<strong>Olivia Bennett</strong>, Nurse Access Role'
-check "who viewed: a system" has 'Viewed by the system <strong>NHS 111 Clinical Assessment Service</strong>'
+check "who viewed: a system, and who was responsible" has 'Viewed by the <strong>NHS 111 system</strong>; responsible: <strong>Jo Clarke</strong>'
 check "entry state shown" has 'Awaiting your action</p>'
 check "masked NHS number shown" has '*** *** 5552'
 check "case ids shown" grep -q 'C-1001' "$DOM"
@@ -166,21 +166,22 @@ sed -n '/<pre id="shown">/,/<\/pre>/p' "$T/shown.dom" | sed 's/<[^>]*>//g; s/&am
 SHOWN="$T/shown.txt"
 check "innerText read through the DOM" test "$(wc -l <"$SHOWN")" -gt 20
 check "shown: heading" grep -q 'CP-IS notifications' "$SHOWN"
-for place in "ROYAL STOKE UNIVERSITY HOSPITAL" "WMAS EMERGENCY OPERATIONS CENTRE" \
-             "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS"; do
+for place in "Royal Stoke University Hospital" "WMAS Emergency Operations Centre" \
+             "DHU Health Care CIC - NHS 111 West Midlands"; do
   check "shown: $place" grep -qF "$place" "$SHOWN"
 done
 check "shown: phone 01782 715444" grep -q 'Call 01782 715444' "$SHOWN"
 check "shown: phone 0300 100 0404" grep -q 'Call 0300 100 0404' "$SHOWN"
 check "shown: who viewed" grep -q 'Olivia Bennett' "$SHOWN"
 check "shown: UK times" grep -q '18:45 GMT' "$SHOWN"
-check "shown: case-note state" grep -q 'awaiting your action' "$SHOWN"
+check "shown: entry state" grep -q 'Awaiting your action' "$SHOWN"
+check "shown: the child named" grep -q 'Amelia Hughes' "$SHOWN"
 check "shown: masked NHS number" grep -qF '*** *** 5552' "$SHOWN"
-check "not shown: the collapsed older episode" bash -c "! grep -q '20 Feb 2024' '$SHOWN'"
-check "shown: the older-episodes toggle" grep -q 'Show 1 older episode' "$SHOWN"
+check "shown: the Feb episode (it awaits action: never folded away)" grep -q '20 Feb 2024' "$SHOWN"
+check "shown: the repeat mark" grep -q 'Repeat' "$SHOWN"
 check "shown text: no 10-digit number" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$SHOWN'"
 check "shown text in order: 111 before the ward" bash -c \
-  "a=\$(grep -n 'WMAS EMERGENCY' '$SHOWN' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$SHOWN' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
+  "a=\$(grep -n 'WMAS Emergency' '$SHOWN' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$SHOWN' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
 
 # ---- what only a PDF shows: the printed page --------------------------------------
 if command -v pdftotext >/dev/null 2>&1; then
@@ -189,7 +190,6 @@ if command -v pdftotext >/dev/null 2>&1; then
   pdftotext -layout "$T/page.pdf" "$T/page.txt" 2>/dev/null
   TXT="$T/page.txt"
   check "printed: heading" grep -q 'CP-IS notifications' "$TXT"
-  check "not printed: the collapsed older episode" bash -c "! grep -q '20 Feb 2024' '$TXT'"
   check "printed text: no 10-digit number" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$TXT'"
 else
   echo "$NAME: note: pdftotext not installed (poppler-utils): the printed page not checked"
