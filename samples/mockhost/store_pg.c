@@ -99,6 +99,10 @@ static const char PG_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS closures ("
     "  seq BIGSERIAL PRIMARY KEY, kind INTEGER NOT NULL,"
     "  reason TEXT, closed BIGINT NOT NULL, closed_at BIGINT);"
+    /* completed case notes (the note commands still need a SQLite store:
+     * on PostgreSQL this table stays empty, and notes_completed is 0) */
+    "CREATE TABLE IF NOT EXISTS note_actions ("
+    "  note_id TEXT PRIMARY KEY, action TEXT NOT NULL, completed_at BIGINT);"
     "CREATE INDEX IF NOT EXISTS landing_created_seq ON landing (created_seq);"
     "CREATE INDEX IF NOT EXISTS case_notes_created_seq"
     "  ON case_notes (created_seq);"
