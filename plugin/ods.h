@@ -30,7 +30,7 @@ void cpis_ods_free(struct cpis_ods *d);
  * name).  The file's base name says what it holds: etr* trusts, ets* sites,
  * epraccur* practices, ebranchs* branch surgeries, anything else (eother,
  * ecare, ...) ODS_SRC_OTHER.  Extracts are read as they are found
- * (messages.md section 5): quotes optional, a UTF-8 byte-order mark, CRLF,
+ * (docs/admin-guide.md, ODS files): quotes optional, a UTF-8 byte-order mark, CRLF,
  * missing trailing columns (a spreadsheet re-save keeps 24 of 27).  A row
  * that cannot be read is skipped and counted by reason; a file with no
  * readable row is "not an ODS extract": reported (cpis_ods_file_report) and

@@ -1,6 +1,6 @@
 /*
  * test_fhir.c - the FHIR reader (plugin/read/fhir.c): the CP-IS FHIR API's
- * AuditEvent searchset Bundle (messages.md section 3a).
+ * AuditEvent searchset Bundle (see plugin/read/fhir.c for what is read).
  *
  * Every field of every FHIR sample, the error code of every file under
  * tests/data/fhir/ (and that no file there goes untested), error details

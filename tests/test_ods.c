@@ -965,7 +965,7 @@ static void test_setting_valid(void **state)
 }
 
 
-/* ---- extracts as they are found (messages.md section 5) ---------------- */
+/* ---- extracts as they are found (as found in the field) ---------------- */
 
 /* A real etr.csv re-saved by a spreadsheet: quotes gone, 24 columns (the
  * empty trailing ones dropped), a byte-order mark, CRLF; most trust rows
