@@ -112,7 +112,8 @@ expect_in "-- : the operand is a file" "$tmp/err" "--not-an-option"
 run "replay again: this run" 0 "$M" --config "$CONFIG" --cases "$CASES" --db "$tmp/eq.db" replay "$CPIS_SAMPLES/cascade"
 # (the same five messages delivered again: five duplicate deliveries, and
 # no new message, so nothing new in this run's counts)
-expect_eq "replay again: five duplicate deliveries" "$(grep -c '"action":"duplicate"' "$tmp/out")" 5
+n_dup=$(grep -c '"action":"duplicate"' "$tmp/out" || true)
+[ "$n_dup" -eq 5 ] && ok || fail "replay again: $n_dup duplicate deliveries, expected 5"
 expect_in "replay again: nothing new" "$tmp/out" '"notifications":0,"accesses":0,"duplicates":0'
 run "report: the store" 0 "$M" --db "$tmp/eq.db" report
 expect_in "report: the store's totals" "$tmp/out" '"notifications":5,"accesses":5,"duplicates":0'
