@@ -4,7 +4,7 @@
 #
 # Notifications are generated in process and delivered straight into the
 # plugin through the mock host's runner (bench/bench.c); no files.  The host
-# side is the mock host as shipped (cases.c, store.c).  One measurement
+# side is the mock host as shipped (store.c; cases answered from the plan).  One measurement
 # uses files: 10 000 HL7 V3 notifications written by `cpis-mockhost
 # generate`, read by `xmllint --noout` and replayed whole by `cpis-mockhost
 # replay` (in-memory store), the same files in the same run.
@@ -103,7 +103,7 @@ big=$BENCH_MAX
     echo "In-process generation (bench/bench.c), only deliver calls timed; mixed"
     echo "HL7 V3/FHIR, paper open:closed ratio, ~5 notifications a child.  Host"
     echo "side as shipped: store.c (cached statements, one transaction per"
-    echo "delivery; a file store in WAL mode, synchronous=NORMAL) and cases.c."
+    echo "delivery; a file store in WAL mode, synchronous=NORMAL); cases answered from the plan."
     echo
     echo "(a) Full pipeline against bare libxml2 parsing of the same bytes"
     echo
@@ -130,7 +130,7 @@ big=$BENCH_MAX
     echo "holding every row (items, records, notes, the plugin's state), about 3.5 KB"
     echo "a notification, so it grows with the run; the file-store rows show the"
     echo "process without that: the plugin, libxml2, the generator's plan and the"
-    echo "case fixture.  The memory store's image lives in an address range reserved"
+    echo "plan's case lookup.  The memory store's image lives in an address range reserved"
     echo "once (store.c, memory_region), so it is never copied as it grows and has no"
     echo "2 GB ceiling."
     echo
