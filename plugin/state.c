@@ -1,120 +1,342 @@
 /*
- * state.c - (de)serialise struct wf_child with cJSON.
+ * state.c - (de)serialise struct wf_child, the child's workflow state.
  *
- * Shape: {"v":2,"hist":"AT KEY;AT KEY;...","ep":[{"id":..,"first":..,
- *         "last":..,"rev":..,"acc":[{...access...}]}],"one":[...]}
- * An episode whose case note was completed also has "done":1,"done_at":T;
- * "one" (episodes off: the one-access entries on open cases) is written only
- * when not empty.  Both are read as absent from states written before.
- * The history (every access of the child within the rule horizon: the
- * longest part of the state) is one string of "epoch-seconds key" pairs
- * rather than an array of arrays: one JSON value instead of three per
- * access, which more than halves the cost of reading and writing a child's
- * state on every notification.  Episode times are JSON numbers (exact up to
- * 2^53 seconds).  Format 3 adds, after the key, " F" when the access gave
- * First Response alerts (F = wf_hist.fr, 1 or 2; nothing when 0).  Formats
- * 2 and 1 (history as an array of [at, key]) are still read (fr 0); an
- * older plugin refuses format 3 rather than misreading it.
+ * Format 4 (written since issue 15) is line-oriented text, written with
+ * a growing buffer and read by a hand parser over the known fields, so that
+ * the state read and written on every notification builds no tree of
+ * allocated nodes (the JSON formats cost a cJSON node, and a malloc, per
+ * field: a fifth of all instructions in a profile of the pipeline):
+ *
+ *   CPIS-STATE 4 <n_hist> <n_ep> <n_one>\n
+ *   H <at> <key> <fr>\n                      one per history entry
+ *   E <first> <last> <rev> <done> <done_at> <n_acc> <id>\n   an episode
+ *   O ... as E ...                           a one-access entry (episodes off)
+ *   A <at> <res> <sys> <via> <key>\t<nid>\t<code>\t<place>\t<parent>\t
+ *     <setting>\t<phone>\t<viewer>\t<role>\t<role_name>\t<sys_name>\t
+ *     <inmsg>\t<closed>\n                  the episode's accesses, in order
+ *
+ * Numbers are decimal; strings escape backslash, tab, newline and carriage
+ * return as \\ \t \n \r.  The counts in the first line and in each E/O
+ * line size every array before it is filled, and a state that does not
+ * match them exactly is refused.  An older plugin refuses format 4 (it is
+ * not JSON) rather than misreading it.
+ *
+ * Formats 1-3 (JSON, read with cJSON; never written any more):
+ * {"v":3,"hist":"AT KEY[ F];...","ep":[{"id":..,"first":..,"last":..,
+ * "rev":..,["done":1,"done_at":T,]"acc":[{...access...}]}],["one":[...]]}.
+ * Format 2 has no " F" First Response mark (read as fr 0); format 1 has the
+ * history as an array of [at, key].  "done"/"done_at", "one" and the access
+ * keys "inmsg", "via", "closed" are read as absent from states written
+ * before them.
  */
 #include "state.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define STATE_FORMAT 3
+#define STATE_MAGIC "CPIS-STATE 4 "
+#define JSON_FORMAT_MAX 3
 
-static void add_str(cJSON *o, const char *k, const char *v)
-{
-    if (v && v[0])
-        cJSON_AddStringToObject(o, k, v);
-}
+/* ---- format 4: writing ------------------------------------------------- */
 
-static cJSON *access_json(const struct wf_access *a)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "key", a->key);
-    cJSON_AddNumberToObject(o, "at", (double)a->at);
-    add_str(o, "nid", a->notification_id);
-    add_str(o, "code", a->place_code);
-    add_str(o, "place", a->place);
-    if (a->place_resolved)
-        cJSON_AddNumberToObject(o, "res", 1);
-    add_str(o, "parent", a->parent);
-    add_str(o, "setting", a->setting);
-    add_str(o, "phone", a->phone);
-    add_str(o, "viewer", a->viewer);
-    add_str(o, "role", a->role);
-    add_str(o, "role_name", a->role_name);
-    if (a->system)
-        cJSON_AddNumberToObject(o, "sys", 1);
-    add_str(o, "sys_name", a->system_name);
-    add_str(o, "inmsg", a->place_in_message);
-    if (a->place_via_parent)
-        cJSON_AddNumberToObject(o, "via", 1);
-    add_str(o, "closed", a->closed_on);
-    return o;
-}
+struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
 
-/* An episode; "done"/"done_at" only once its case note was completed. */
-static cJSON *episode_to_json(const struct wf_episode *e)
+static int buf_room(struct buf *b, size_t more)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", e->id);
-    cJSON_AddNumberToObject(o, "first", (double)e->first);
-    cJSON_AddNumberToObject(o, "last", (double)e->last);
-    cJSON_AddNumberToObject(o, "rev", e->revision);
-    if (e->done) {
-        cJSON_AddNumberToObject(o, "done", 1);
-        cJSON_AddNumberToObject(o, "done_at", (double)e->done_at);
+    if (b->oom)
+        return -1;
+    if (b->len + more + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (np == NULL) {
+        b->oom = 1;
+        return -1;
     }
-    cJSON *acc = cJSON_AddArrayToObject(o, "acc");
-    for (size_t j = 0; acc && j < e->n; j++)
-        cJSON_AddItemToArray(acc, access_json(&e->acc[j]));
-    return o;
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+static void put_ch(struct buf *b, char c)
+{
+    if (buf_room(b, 1) == 0)
+        b->p[b->len++] = c;
+}
+
+static void put_i64(struct buf *b, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (buf_room(b, n + 1) != 0)
+        return;
+    if (v < 0)
+        b->p[b->len++] = '-';
+    while (n)
+        b->p[b->len++] = tmp[--n];
+}
+
+/* A string field, escaped; the separator that follows is the caller's. */
+static void put_str(struct buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (buf_room(b, 2 * n) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        char e = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
+        if (e) {
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = e;
+        } else {
+            b->p[b->len++] = c;
+        }
+    }
+}
+
+static void put_episode(struct buf *b, char tag, const struct wf_episode *e)
+{
+    put_ch(b, tag);
+    put_ch(b, ' ');
+    put_i64(b, e->first);
+    put_ch(b, ' ');
+    put_i64(b, e->last);
+    put_ch(b, ' ');
+    put_i64(b, e->revision);
+    put_ch(b, ' ');
+    put_i64(b, e->done != 0);
+    put_ch(b, ' ');
+    put_i64(b, e->done ? e->done_at : 0);
+    put_ch(b, ' ');
+    put_i64(b, (int64_t)e->n);
+    put_ch(b, ' ');
+    put_str(b, e->id);
+    put_ch(b, '\n');
+    for (size_t j = 0; j < e->n; j++) {
+        const struct wf_access *a = &e->acc[j];
+        put_ch(b, 'A');
+        put_ch(b, ' ');
+        put_i64(b, a->at);
+        put_ch(b, ' ');
+        put_i64(b, a->place_resolved != 0);
+        put_ch(b, ' ');
+        put_i64(b, a->system != 0);
+        put_ch(b, ' ');
+        put_i64(b, a->place_via_parent != 0);
+        put_ch(b, ' ');
+        const char *f[] = {a->key,      a->notification_id, a->place_code,  a->place,
+                           a->parent,   a->setting,         a->phone,       a->viewer,
+                           a->role,     a->role_name,       a->system_name, a->place_in_message,
+                           a->closed_on};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+            if (k)
+                put_ch(b, '\t');
+            put_str(b, f[k]);
+        }
+        put_ch(b, '\n');
+    }
 }
 
 char *cpis_state_encode(const struct wf_child *c)
 {
-    cJSON *root = cJSON_CreateObject();
-    if (!root)
+    struct buf b = {NULL, 0, 0, 0};
+    if (buf_room(&b, 64 + c->n_hist * (WF_KEY_MAX + 16)) != 0)
         return NULL;
-    cJSON_AddNumberToObject(root, "v", STATE_FORMAT);
-    size_t cap = c->n_hist * (WF_KEY_MAX + 24) + 1, len = 0;
-    char *hist = malloc(cap);
-    if (hist == NULL) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    hist[0] = '\0';
+    memcpy(b.p, STATE_MAGIC, sizeof STATE_MAGIC - 1);
+    b.len = sizeof STATE_MAGIC - 1;
+    put_i64(&b, (int64_t)c->n_hist);
+    put_ch(&b, ' ');
+    put_i64(&b, (int64_t)c->n_ep);
+    put_ch(&b, ' ');
+    put_i64(&b, (int64_t)c->n_one);
+    put_ch(&b, '\n');
     for (size_t i = 0; i < c->n_hist; i++) {
-        int fr = c->hist[i].fr;
-        int n = fr == 1 || fr == 2
-                    ? snprintf(hist + len, cap - len, "%s%lld %s %d", i ? ";" : "",
-                               (long long)c->hist[i].at, c->hist[i].key, fr)
-                    : snprintf(hist + len, cap - len, "%s%lld %s", i ? ";" : "",
-                               (long long)c->hist[i].at, c->hist[i].key);
-        if (n < 0 || (size_t)n >= cap - len)
-            break;
-        len += (size_t)n;
+        put_ch(&b, 'H');
+        put_ch(&b, ' ');
+        put_i64(&b, c->hist[i].at);
+        put_ch(&b, ' ');
+        put_str(&b, c->hist[i].key);
+        put_ch(&b, ' ');
+        put_i64(&b, c->hist[i].fr == 1 || c->hist[i].fr == 2 ? c->hist[i].fr : 0);
+        put_ch(&b, '\n');
     }
-    cJSON_AddStringToObject(root, "hist", hist);
-    free(hist);
-    cJSON *eps = cJSON_AddArrayToObject(root, "ep");
-    for (size_t i = 0; eps && i < c->n_ep; i++)
-        cJSON_AddItemToArray(eps, episode_to_json(&c->ep[i]));
-    if (c->n_one) {
-        cJSON *one = cJSON_AddArrayToObject(root, "one");
-        for (size_t i = 0; one && i < c->n_one; i++)
-            cJSON_AddItemToArray(one, episode_to_json(&c->one[i]));
+    for (size_t i = 0; i < c->n_ep; i++)
+        put_episode(&b, 'E', &c->ep[i]);
+    for (size_t i = 0; i < c->n_one; i++)
+        put_episode(&b, 'O', &c->one[i]);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
     }
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return s;
+    b.p[b.len] = '\0';
+    return b.p;
 }
+
+/* ---- format 4: reading ------------------------------------------------- */
+
+struct rd {
+    const char *q, *end;
+};
+
+/* A decimal integer followed by exactly one space or newline (sep). */
+static int get_i64(struct rd *r, char sep, int64_t *out)
+{
+    const char *q = r->q;
+    int neg = q < r->end && *q == '-';
+    q += neg;
+    uint64_t v = 0;
+    const char *digits = q;
+    while (q < r->end && *q >= '0' && *q <= '9' && q - digits < 19)
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == digits || q >= r->end || *q != sep)
+        return -1;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    r->q = q + 1;
+    return 0;
+}
+
+/* A string field up to sep (tab or newline), unescaped into out[cap]
+ * (truncated to cap - 1 bytes, as the JSON reader's snprintf did). */
+static int get_str4(struct rd *r, char sep, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *q = r->q;
+    while (q < r->end && *q != sep) {
+        char c = *q++;
+        if (c == '\t' || c == '\n')
+            return -1; /* a separator where this field is not over */
+        if (c == '\\') {
+            if (q >= r->end)
+                return -1;
+            char e = *q++;
+            c = e == '\\' ? '\\' : e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : 0;
+            if (c == 0)
+                return -1;
+        }
+        if (n + 1 < cap)
+            out[n++] = c;
+    }
+    if (q >= r->end)
+        return -1;
+    out[n] = '\0';
+    r->q = q + 1;
+    return 0;
+}
+
+static int get_tag(struct rd *r, char tag)
+{
+    if (r->end - r->q < 2 || r->q[0] != tag || r->q[1] != ' ')
+        return -1;
+    r->q += 2;
+    return 0;
+}
+
+/* A count, at most what the remaining text could hold (one line each). */
+static int get_count(struct rd *r, char sep, size_t *out)
+{
+    int64_t v;
+    if (get_i64(r, sep, &v) != 0 || v < 0 || v > r->end - r->q)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int read_episode(struct rd *r, char tag, struct wf_episode *e)
+{
+    int64_t rev, done;
+    size_t na;
+    if (get_tag(r, tag) != 0 || get_i64(r, ' ', &e->first) != 0 ||
+        get_i64(r, ' ', &e->last) != 0 || get_i64(r, ' ', &rev) != 0 ||
+        get_i64(r, ' ', &done) != 0 || get_i64(r, ' ', &e->done_at) != 0 ||
+        get_count(r, ' ', &na) != 0 || get_str4(r, '\n', e->id, sizeof e->id) != 0 ||
+        rev < 0 || rev > UINT32_MAX || (done != 0 && done != 1))
+        return -1;
+    e->revision = (uint32_t)rev;
+    e->done = (int)done;
+    e->acc = na ? calloc(na, sizeof *e->acc) : NULL;
+    if (na && !e->acc)
+        return -1;
+    for (; e->n < na; e->n++) {
+        struct wf_access *a = &e->acc[e->n];
+        int64_t res, sys, via;
+        if (get_tag(r, 'A') != 0 || get_i64(r, ' ', &a->at) != 0 ||
+            get_i64(r, ' ', &res) != 0 || get_i64(r, ' ', &sys) != 0 ||
+            get_i64(r, ' ', &via) != 0)
+            return -1;
+        a->place_resolved = res != 0;
+        a->system = sys != 0;
+        a->place_via_parent = via != 0;
+        struct {
+            char *p;
+            size_t cap;
+        } f[] = {{a->key, sizeof a->key},
+                 {a->notification_id, sizeof a->notification_id},
+                 {a->place_code, sizeof a->place_code},
+                 {a->place, sizeof a->place},
+                 {a->parent, sizeof a->parent},
+                 {a->setting, sizeof a->setting},
+                 {a->phone, sizeof a->phone},
+                 {a->viewer, sizeof a->viewer},
+                 {a->role, sizeof a->role},
+                 {a->role_name, sizeof a->role_name},
+                 {a->system_name, sizeof a->system_name},
+                 {a->place_in_message, sizeof a->place_in_message},
+                 {a->closed_on, sizeof a->closed_on}};
+        size_t nf = sizeof f / sizeof f[0];
+        for (size_t k = 0; k < nf; k++)
+            if (get_str4(r, k + 1 < nf ? '\t' : '\n', f[k].p, f[k].cap) != 0)
+                return -1;
+    }
+    return 0;
+}
+
+static int decode_text(const char *s, size_t len, struct wf_child *c)
+{
+    struct rd r = {s + (sizeof STATE_MAGIC - 1), s + len};
+    size_t nh, ne, no;
+    if (get_count(&r, ' ', &nh) != 0 || get_count(&r, ' ', &ne) != 0 ||
+        get_count(&r, '\n', &no) != 0)
+        return -1;
+    c->hist = nh ? calloc(nh, sizeof *c->hist) : NULL;
+    c->ep = ne ? calloc(ne, sizeof *c->ep) : NULL;
+    c->one = no ? calloc(no, sizeof *c->one) : NULL;
+    if ((nh && !c->hist) || (ne && !c->ep) || (no && !c->one))
+        return -1;
+    for (; c->n_hist < nh; c->n_hist++) {
+        struct wf_hist *h = &c->hist[c->n_hist];
+        int64_t fr;
+        if (get_tag(&r, 'H') != 0 || get_i64(&r, ' ', &h->at) != 0 ||
+            get_str4(&r, ' ', h->key, sizeof h->key) != 0 || h->key[0] == '\0' ||
+            get_i64(&r, '\n', &fr) != 0 || fr < 0 || fr > 2)
+            return -1;
+        h->fr = (int)fr;
+    }
+    /* Counted as soon as allocated, so wf_child_free releases a half-read
+     * episode's accesses. */
+    for (size_t i = 0; i < ne; i++)
+        if (read_episode(&r, 'E', &c->ep[c->n_ep++]) != 0)
+            return -1;
+    for (size_t i = 0; i < no; i++)
+        if (read_episode(&r, 'O', &c->one[c->n_one++]) != 0)
+            return -1;
+    return r.q == r.end ? 0 : -1; /* nothing after the last line */
+}
+
+/* ---- formats 1-3: reading the JSON ------------------------------------- */
 
 static void get_str(const cJSON *o, const char *k, char *out, size_t cap)
 {
@@ -172,11 +394,10 @@ static int episode_from_json(const cJSON *it, struct wf_episode *e)
     return 0;
 }
 
-int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
+static int decode_json(const char *json, size_t len, struct wf_child *c)
 {
-    memset(c, 0, sizeof *c);
     cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!cJSON_IsObject(root) || get_num(root, "v") < 1 || get_num(root, "v") > STATE_FORMAT) {
+    if (!cJSON_IsObject(root) || get_num(root, "v") < 1 || get_num(root, "v") > JSON_FORMAT_MAX) {
         cJSON_Delete(root);
         return -1;
     }
@@ -259,7 +480,18 @@ int cpis_state_decode(const char *json, size_t len, struct wf_child *c)
     return 0;
 bad:
     cJSON_Delete(root);
-    wf_child_free(c);
-    memset(c, 0, sizeof *c);
     return -1;
+}
+
+int cpis_state_decode(const char *s, size_t len, struct wf_child *c)
+{
+    memset(c, 0, sizeof *c);
+    int rc = len >= sizeof STATE_MAGIC - 1 && memcmp(s, STATE_MAGIC, sizeof STATE_MAGIC - 1) == 0
+                 ? decode_text(s, len, c)
+                 : decode_json(s, len, c);
+    if (rc != 0) {
+        wf_child_free(c);
+        memset(c, 0, sizeof *c);
+    }
+    return rc;
 }

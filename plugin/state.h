@@ -1,5 +1,5 @@
 /*
- * state.h - the child's workflow state (struct wf_child) as JSON in the
+ * state.h - the child's workflow state (struct wf_child) as text in the
  * host's keyed store.  The plugin keeps no durable state of its own.
  */
 #ifndef CPIS_STATE_H
@@ -9,7 +9,8 @@
 
 #include "workflow.h"
 
-/* Serialise: malloc'd NUL-terminated JSON, NULL on allocation failure. */
+/* Serialise (format 4, see state.c): malloc'd NUL-terminated text, NULL on
+ * allocation failure. */
 char *cpis_state_encode(const struct wf_child *c);
 
 /* Deserialise into *c (zeroed first).  0 on success, -1 when the text is not

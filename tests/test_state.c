@@ -103,7 +103,9 @@ static void test_done_and_one_access_entries(void **state)
     o->acc[0].at = c.hist[2].at;
     snprintf(o->acc[0].place, sizeof o->acc[0].place, "COUNTY HOSPITAL");
     char *json = cpis_state_encode(&c);
-    assert_non_null(strstr(json, "\"done\":1"));
+    /* format 4: the episode line carries done 1 and its time */
+    assert_non_null(strstr(json, "\nE 1710511320 1710511500 2 1 1710600000 2 ep-"));
+    assert_non_null(strstr(json, "\nO "));
     assert_int_equal(cpis_state_decode(json, strlen(json), &d), 0);
     assert_int_equal(d.ep[0].done, 1);
     assert_int_equal(d.ep[0].done_at, 1710600000);
@@ -123,8 +125,8 @@ static void test_done_and_one_access_entries(void **state)
     c.one = NULL;
     c.n_one = 0;
     json = cpis_state_encode(&c);
-    assert_null(strstr(json, "\"done\""));
-    assert_null(strstr(json, "\"one\""));
+    assert_non_null(strstr(json, "\nE 1710511320 1710511500 2 0 0 2 ep-"));
+    assert_null(strstr(json, "\nO "));
     assert_int_equal(cpis_state_decode(json, strlen(json), &d), 0);
     assert_int_equal(d.ep[0].done, 0);
     assert_int_equal(d.n_one, 0);
@@ -196,12 +198,121 @@ static void test_refuses_what_it_did_not_write(void **state)
     }
 }
 
+/* Format 4 is text: separators and escapes inside a field read back, the
+ * first line names the format and the counts. */
+static void test_format_4_escapes(void **state)
+{
+    (void)state;
+    struct wf_child c, d;
+    fill(&c);
+    /* whole buffers cleared: the comparison below is of every byte */
+    memset(c.ep[0].acc[0].place, 0, sizeof c.ep[0].acc[0].place);
+    memset(c.ep[0].acc[1].viewer, 0, sizeof c.ep[0].acc[1].viewer);
+    snprintf(c.ep[0].acc[0].place, sizeof c.ep[0].acc[0].place, "A\tB\nC\\D\rE \\t");
+    char *s = cpis_state_encode(&c);
+    assert_non_null(s);
+    assert_memory_equal(s, "CPIS-STATE 4 3 1 0\n", 19);
+    assert_null(strchr(s, '{'));
+    assert_int_equal(cpis_state_decode(s, strlen(s), &d), 0);
+    assert_string_equal(d.ep[0].acc[0].place, "A\tB\nC\\D\rE \\t");
+    assert_memory_equal(d.ep[0].acc, c.ep[0].acc, 2 * sizeof *c.ep[0].acc);
+    free(s);
+    wf_child_free(&d);
+    wf_child_free(&c);
+}
+
+/* A format-3 JSON state written by the plugin before issue 15, with a
+ * completed episode, its accesses and a one-access entry, reads back whole;
+ * written again, it is format 4 and reads back the same. */
+static void test_reads_format_3_whole(void **state)
+{
+    (void)state;
+    const char *v3 =
+        "{\"v\":3,\"hist\":\"1710511320 a1 1;1710511500 a2\",\"ep\":[{\"id\":\"ep-a1\","
+        "\"first\":1710511320,\"last\":1710511500,\"rev\":3,\"done\":1,\"done_at\":1710600000,"
+        "\"acc\":[{\"key\":\"a1\",\"at\":1710511320,\"nid\":\"N-1\",\"code\":\"RYA01\","
+        "\"place\":\"WMAS\",\"res\":1,\"parent\":\"West Midlands\",\"setting\":\"ambulance\","
+        "\"phone\":\"01384 215555\",\"viewer\":\"Sam Hughes\",\"role\":\"R8003\","
+        "\"role_name\":\"Paramedic\",\"sys\":1,\"sys_name\":\"CAS\",\"inmsg\":\"W.M.A.S.\","
+        "\"via\":1,\"closed\":\"20240101\"}]}],\"one\":[{\"id\":\"land/a2\",\"first\":1710511500,"
+        "\"last\":1710511500,\"rev\":1,\"acc\":[{\"key\":\"a2\",\"at\":1710511500}]}]}";
+    struct wf_child d, e;
+    assert_int_equal(cpis_state_decode(v3, strlen(v3), &d), 0);
+    assert_int_equal(d.n_hist, 2);
+    assert_int_equal(d.hist[0].fr, 1);
+    assert_int_equal(d.n_ep, 1);
+    assert_int_equal(d.ep[0].revision, 3);
+    assert_int_equal(d.ep[0].done, 1);
+    const struct wf_access *a = &d.ep[0].acc[0];
+    assert_string_equal(a->role_name, "Paramedic");
+    assert_string_equal(a->place_in_message, "W.M.A.S.");
+    assert_string_equal(a->closed_on, "20240101");
+    assert_true(a->place_resolved && a->system && a->place_via_parent);
+    assert_int_equal(d.n_one, 1);
+    char *s = cpis_state_encode(&d);
+    assert_memory_equal(s, "CPIS-STATE 4 ", 13);
+    assert_int_equal(cpis_state_decode(s, strlen(s), &e), 0);
+    assert_int_equal(e.n_hist, 2);
+    assert_int_equal(e.hist[0].fr, 1);
+    assert_int_equal(e.ep[0].done_at, 1710600000);
+    assert_memory_equal(e.ep[0].acc, d.ep[0].acc, sizeof *a);
+    assert_memory_equal(e.one[0].acc, d.one[0].acc, sizeof *a);
+    assert_string_equal(e.one[0].id, "land/a2");
+    free(s);
+    wf_child_free(&d);
+    wf_child_free(&e);
+}
+
+/* Every truncation of a format-4 state, and states whose counts or fields
+ * do not match, are refused rather than half-read. */
+static void test_format_4_refuses_damage(void **state)
+{
+    (void)state;
+    struct wf_child c, d;
+    fill(&c);
+    char *s = cpis_state_encode(&c);
+    size_t n = strlen(s);
+    for (size_t cut = 0; cut < n; cut++) {
+        if (cpis_state_decode(s, cut, &d) != -1)
+            fail_msg("accepted a state cut at %zu of %zu bytes", cut, n);
+        assert_null(d.hist);
+        assert_null(d.ep);
+    }
+    const char *bad[] = {
+        "CPIS-STATE 4 1 0 0\n",                            /* a history line missing */
+        "CPIS-STATE 4 0 0 0\nH 1 a1 0\n",                  /* one too many */
+        "CPIS-STATE 4 1 0 0\nH 1 a1 3\n",                  /* fr out of range */
+        "CPIS-STATE 4 1 0 0\nH x a1 0\n",                  /* not a number */
+        "CPIS-STATE 4 0 1 0\nE 1 2 1 0 0 1 ep-a1\n",       /* its access missing */
+        "CPIS-STATE 4 0 1 0\nE 1 2 1 2 0 0 ep-a1\n",       /* done is 0 or 1 */
+        "CPIS-STATE 4 0 1 0\nE 1 2 1 0 0 0 ep-\\qa1\n",    /* unknown escape */
+        "CPIS-STATE 4 0 1 0\nE 1 2 1 0 0 1 ep-a1\nA 1 0 0 0 a1\tN\n", /* fields short */
+        "CPIS-STATE 4 0 0 99999999999\n",                  /* a count beyond the text */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (cpis_state_decode(bad[i], strlen(bad[i]), &d) != -1)
+            fail_msg("accepted: %s", bad[i]);
+        assert_null(d.ep);
+    }
+    const char *good = "CPIS-STATE 4 1 1 0\nH 1 a1 0\nE 1 1 1 0 0 1 ep-a1\n"
+                       "A 1 0 0 0 a1\t\t\t\t\t\t\t\t\t\t\t\t\n";
+    assert_int_equal(cpis_state_decode(good, strlen(good), &d), 0);
+    assert_int_equal(d.ep[0].n, 1);
+    assert_string_equal(d.ep[0].acc[0].key, "a1");
+    wf_child_free(&d);
+    free(s);
+    wf_child_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_done_and_one_access_entries),
         cmocka_unit_test(test_empty_child),
+        cmocka_unit_test(test_format_4_escapes),
+        cmocka_unit_test(test_reads_format_3_whole),
+        cmocka_unit_test(test_format_4_refuses_damage),
         cmocka_unit_test(test_reads_format_1),
         cmocka_unit_test(test_reads_format_2_and_fr_marks),
         cmocka_unit_test(test_refuses_what_it_did_not_write),

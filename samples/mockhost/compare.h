@@ -22,7 +22,7 @@
 struct fig_run_opts {
     const char *plugin_path;  /* required */
     const char *config_path;  /* required */
-    const char *cases_path;   /* required */
+    const char *cases_path;   /* required, unless case_lookup is set */
     const char *const *ods;   /* NULL-terminated --ods list, or NULL */
     const char *db;           /* NULL = in memory */
     /* Optional replacement for the host table's case_lookup (the benchmark's

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,6 +150,9 @@ struct store {
      * every store_* function below hands its call to ops when set. */
     const struct store_ops *ops;
     void *be;
+    /* The in-memory store's reserved region (memory_region below), or NULL. */
+    void *mem;
+    size_t mem_cap;
 };
 
 static const char SCHEMA[] =
@@ -341,6 +345,38 @@ static int set_wal(sqlite3 *db, char **msg)
                         NULL, NULL, msg);
 }
 
+/* The in-memory store (issue 15): memdb's database image is one buffer
+ * that memdb enlarges with sqlite3_realloc as the store grows, so a growing
+ * store was copied whole (when realloc could not grow it in place) and
+ * stopped at SQLite's ~2 GB single-allocation limit (near 720 000
+ * notifications).  Instead the image lives in a region of address space
+ * reserved once (MEMORY_RESERVE, MAP_NORESERVE: no memory is committed
+ * until a page is written), handed to memdb with sqlite3_deserialize as a
+ * fixed-size buffer: memdb never reallocates it, nothing is ever copied,
+ * and the store's memory is what it has written (about 4 KB a
+ * notification: payload, record, items, landing entries, state).  Returns
+ * 0, or -1 (nothing changed) when the region cannot be reserved, e.g.
+ * under a ulimit -v. */
+#define MEMORY_RESERVE ((size_t)64 << 30) /* 64 GiB: ~15 million notifications */
+
+static int memory_region(struct store *st)
+{
+    void *m = mmap(NULL, MEMORY_RESERVE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    /* Flags 0: not SQLITE_DESERIALIZE_FREEONCLOSE (store_close unmaps it)
+     * nor RESIZEABLE (memdb must never realloc what mmap gave). */
+    if (sqlite3_deserialize(st->db, "main", m, 0, (sqlite3_int64)MEMORY_RESERVE, 0) !=
+        SQLITE_OK) {
+        munmap(m, MEMORY_RESERVE);
+        return -1;
+    }
+    st->mem = m;
+    st->mem_cap = MEMORY_RESERVE;
+    return 0;
+}
+
 struct store *store_open(const char *path, char *err, size_t err_cap)
 {
     struct store *st = calloc(1, sizeof *st);
@@ -404,10 +440,11 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
         store_close(st);
         return NULL;
     }
-    /* The memdb VFS caps a database at 1 GiB by default; lift that.  It
-     * keeps the database in ONE allocation, which SQLite 3.40 limits to
-     * ~2 GB: about 700 000 notifications.  Larger runs need --db. */
-    if (!is_file_db(path)) {
+    if (!is_file_db(path) && memory_region(st) != 0) {
+        /* No region could be reserved: memdb's own buffer, its cap (1 GiB
+         * by default) lifted; it then grows by sqlite3_realloc, in ONE
+         * allocation that SQLite 3.40 limits to ~2 GB (about 500 000
+         * notifications). */
         sqlite3_int64 limit = (sqlite3_int64)1 << 40;
         sqlite3_file_control(st->db, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
     }
@@ -448,6 +485,8 @@ void store_close(struct store *st)
         sqlite3_finalize(st->stmt[i]);
     if (st->db != NULL)
         sqlite3_close(st->db);
+    if (st->mem != NULL)
+        munmap(st->mem, st->mem_cap); /* after the close: memdb's buffer */
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
