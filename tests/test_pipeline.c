@@ -669,7 +669,7 @@ struct stress {
     int tid;
     int ok, dup, other, retried;
     int other_rc;      /* the last status that was neither ok nor duplicate */
-    char other_detail[128];
+    char other_detail[256];
     const char *mid_config;
 };
 
