@@ -182,12 +182,16 @@ static int state_read(struct cpis_plugin *p, const char *key, char **val, size_t
         if (rc == CPIS_ERR_NOT_FOUND)
             return CPIS_OK;
         if (rc == CPIS_ERR_BUFFER && n > cap) {
-            cap = n;
+            /* room for the value as it is now, plus headroom: another node
+             * may make it longer before the next read */
+            cap = n + n / 2 + 256;
             continue;
         }
         return cpis_host_status(rc);
     }
-    return CPIS_ERR_HOST;
+    /* the value kept growing faster than we read it: contention, not a
+     * host failure; the host delivers again later */
+    return CPIS_ERR_RETRY;
 }
 
 /* Create-only put.  *owner_matches tells whether an existing value equals
