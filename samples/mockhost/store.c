@@ -1137,16 +1137,23 @@ int store_landing_each(struct store *st, const char *worker, const char *team,
 
 /* ---- case-note stubs and their completion ------------------------------ */
 
+/* Not done: the note commands read the SQLite tables directly, so on the
+ * PostgreSQL store they refuse, saying why. */
+static int notes_supported(const struct store *st)
+{
+    if (st->ops == NULL)
+        return 1;
+    fprintf(stderr, "cpis-mockhost: the note commands need a SQLite store "
+                    "(not yet available on PostgreSQL)\n");
+    return 0;
+}
+
 int store_note_each(struct store *st, const char *case_id, const char *id,
                     void (*fn)(void *user, const struct store_note_row *row),
                     void *user)
 {
-    if (st->ops != NULL) {
-        /* Not done: the note commands read the SQLite tables directly. */
-        fprintf(stderr, "cpis-mockhost: the note commands need a SQLite store "
-                        "(not yet available on PostgreSQL)\n");
+    if (!notes_supported(st))
         return CPIS_ERR_HOST;
-    }
     static const char sql[] =
         "SELECT n.id, n.case_id, n.worker, n.team, n.body, n.revision,"
         " COALESCE(CASE WHEN json_valid(n.detail_json)"
@@ -1190,12 +1197,8 @@ int store_note_each(struct store *st, const char *case_id, const char *id,
 int store_note_complete(struct store *st, const char *id, const char *action,
                         int64_t at_ms)
 {
-    if (st->ops != NULL) {
-        /* Not done: the note commands read the SQLite tables directly. */
-        fprintf(stderr, "cpis-mockhost: the note commands need a SQLite store "
-                        "(not yet available on PostgreSQL)\n");
+    if (!notes_supported(st))
         return CPIS_ERR_HOST;
-    }
     pthread_mutex_lock(&st->lock);
     sqlite3_stmt *stmt;
     int rc = prepare(st,

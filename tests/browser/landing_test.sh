@@ -31,42 +31,8 @@
 # chromium-browser, google-chrome found), TEST_NAME (for the summary line).
 set -u
 NAME=${TEST_NAME:-landing_test}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-M=${CPIS_MOCKHOST:-$ROOT/build/cpis-mockhost}
-S=${CPIS_SAMPLES:-$ROOT/samples}
-
-CHROME=${CHROMIUM:-}
-if [ -z "$CHROME" ]; then
-  for c in chromium chromium-browser google-chrome; do
-    if command -v "$c" >/dev/null 2>&1; then CHROME=$(command -v "$c"); break; fi
-  done
-fi
-if [ -z "$CHROME" ]; then
-  echo "$NAME: SKIPPED: chromium is not installed (apt-get install -y chromium)"
-  echo "$NAME: 0 passed, 0 failed"
-  exit 0
-fi
-
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local d=$1; shift
-  if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi
-}
-
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-PROFILE="$T/profile"
-mkdir -p "$PROFILE" "$T/extra"
-
-chrome() {
-  timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic \
-    --no-first-run --disable-background-networking --disable-component-update \
-    --disable-sync --disable-extensions --hide-scrollbars \
-    --user-data-dir="$PROFILE" "$@" 2>"$T/chrome.err"
-}
+source "$(dirname "$0")/lib.sh"
+mkdir -p "$T/extra"
 
 # ---- build the store and the page --------------------------------------------
 # An older episode for C-1003: the FHIR sample moved to 20 Feb 2024 with new ids.
