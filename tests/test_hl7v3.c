@@ -920,6 +920,30 @@ static void test_details_are_clean(void **state)
     free(buf);
 }
 
+/* The ISO formatter (written digit by digit for speed) at its edges. */
+static void test_iso_format_edges(void **state)
+{
+    (void)state;
+    char out[32];
+    iso(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00Z");
+    iso(951782399, out); /* the last second of 28 Feb 2000 */
+    assert_string_equal(out, "2000-02-28T23:59:59Z");
+    iso(951782400 + 86400, out); /* leap day */
+    assert_string_equal(out, "2000-03-01T00:00:00Z");
+    iso(1710511530, out);
+    assert_string_equal(out, "2024-03-15T14:05:30Z");
+    iso(-1, out);
+    assert_string_equal(out, "1969-12-31T23:59:59Z");
+    iso(253402300799LL, out);
+    assert_string_equal(out, "9999-12-31T23:59:59Z");
+    iso(253402300800LL, out); /* past four digits: still the same form */
+    assert_string_equal(out, "10000-01-01T00:00:00Z");
+    char small[8];
+    cpis_iso_format(0, small, sizeof small);
+    assert_string_equal(small, "1970-01");
+}
+
 int main(void)
 {
     size_t ns = sizeof expected / sizeof expected[0];
@@ -934,6 +958,7 @@ int main(void)
         k++;
     }
     const struct CMUnitTest more[] = {
+        cmocka_unit_test(test_iso_format_edges),
         cmocka_unit_test(test_inactive_subjects),
         cmocka_unit_test(test_several_queries_and_wrappers),
         cmocka_unit_test(test_container_and_inactive_file),

@@ -29,7 +29,7 @@ static void sb_reserve(struct sb *b, size_t more)
         return;
     if (b->n + more + 1 <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap ? b->cap : 2048; /* a document's usual size */
     while (cap < b->n + more + 1)
         cap *= 2;
     char *p = realloc(b->s, cap);
@@ -55,20 +55,29 @@ static void sb_add(struct sb *b, const char *s)
 static void sb_printf(struct sb *b, const char *fmt, ...) CPIS_PRINTF(2, 3);
 static void sb_printf(struct sb *b, const char *fmt, ...)
 {
+    /* Format straight into the room left; only text longer than that is
+     * formatted twice (once to measure).  A document is rendered for every
+     * notification, so the common case is one vsnprintf, not two. */
+    sb_reserve(b, 128);
+    if (b->failed)
+        return;
     va_list ap;
+    size_t room = b->cap - b->n;
     va_start(ap, fmt);
-    int l = vsnprintf(NULL, 0, fmt, ap);
+    int l = vsnprintf(b->s + b->n, room, fmt, ap);
     va_end(ap);
     if (l < 0) {
         b->failed = 1;
         return;
     }
-    sb_reserve(b, (size_t)l);
-    if (b->failed)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, (size_t)l + 1, fmt, ap);
-    va_end(ap);
+    if ((size_t)l >= room) {
+        sb_reserve(b, (size_t)l);
+        if (b->failed)
+            return;
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->n, (size_t)l + 1, fmt, ap);
+        va_end(ap);
+    }
     b->n += (size_t)l;
 }
 
@@ -220,13 +229,47 @@ static const char *const keep_lower[] = {
 
 static int word_in(const char *w, size_t n, const char *const *list, size_t count)
 {
+    /* no strlen per entry: this runs for every word of every name shown;
+     * no entry of either list is longer than six letters */
+    if (n == 0 || n > 6)
+        return 0;
     for (size_t i = 0; i < count; i++)
-        if (strlen(list[i]) == n && strncmp(list[i], w, n) == 0)
+        if (list[i][0] == w[0] && strncmp(list[i], w, n) == 0 && list[i][n] == '\0')
             return 1;
     return 0;
 }
 
+static void display_name(const char *name, char *out, size_t cap);
+
+/* The same few names (the place, its trust) are shown in the landing entry,
+ * the case note and the detail of every notification: each thread keeps
+ * its last few conversions. */
+#define NAME_MEMO 4
+static _Thread_local struct {
+    char in[WF_STR_MAX], out[WF_STR_MAX];
+} name_memo[NAME_MEMO];
+static _Thread_local unsigned name_memo_next;
+
 void wf_display_name(const char *name, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    if (name == NULL || strlen(name) >= WF_STR_MAX) {
+        display_name(name, out, cap);
+        return;
+    }
+    for (unsigned i = 0; i < NAME_MEMO; i++)
+        if (strcmp(name_memo[i].in, name) == 0 && name_memo[i].out[0]) {
+            snprintf(out, cap, "%s", name_memo[i].out);
+            return;
+        }
+    unsigned k = name_memo_next++ % NAME_MEMO;
+    display_name(name, name_memo[k].out, sizeof name_memo[k].out);
+    snprintf(name_memo[k].in, sizeof name_memo[k].in, "%s", name);
+    snprintf(out, cap, "%s", name_memo[k].out);
+}
+
+static void display_name(const char *name, char *out, size_t cap)
 {
     if (cap == 0)
         return;

@@ -273,6 +273,32 @@ void cpis_iso_format(int64_t t, char *out, size_t cap)
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     if (m <= 2)
         y++;
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d,
-             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    if (y < 0 || y > 9999) { /* outside four digits: the general path */
+        snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d,
+                 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+        return;
+    }
+    /* "YYYY-MM-DDTHH:MM:SSZ" digit by digit: this runs for every time in
+     * every landing entry, case note and record (snprintf was most of it). */
+    char b[21];
+    const int v[6] = {(int)(y / 100), (int)(y % 100), (int)m, (int)d,
+                      (int)(secs / 3600), (int)(secs / 60 % 60)};
+    static const char sep[6] = {0, 0, '-', '-', 'T', ':'};
+    size_t k = 0;
+    for (int i = 0; i < 6; i++) {
+        if (sep[i])
+            b[k++] = sep[i];
+        b[k++] = (char)('0' + v[i] / 10);
+        b[k++] = (char)('0' + v[i] % 10);
+    }
+    b[k++] = ':';
+    b[k++] = (char)('0' + (int)(secs % 60) / 10);
+    b[k++] = (char)('0' + (int)(secs % 60) % 10);
+    b[k++] = 'Z';
+    b[k] = '\0';
+    if (cap > 0) {
+        size_t n = k < cap - 1 ? k : cap - 1;
+        memcpy(out, b, n);
+        out[n] = '\0';
+    }
 }
