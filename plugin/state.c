@@ -96,15 +96,17 @@ static void put_str(struct buf *b, const char *s)
     size_t n = strlen(s);
     if (buf_room(b, 2 * n) != 0)
         return;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        char e = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : 0;
-        if (e) {
-            b->p[b->len++] = '\\';
-            b->p[b->len++] = e;
-        } else {
-            b->p[b->len++] = c;
-        }
+    /* runs without a character to escape are copied whole */
+    while (*s) {
+        size_t run = strcspn(s, "\\\t\n\r");
+        memcpy(b->p + b->len, s, run);
+        b->len += run;
+        s += run;
+        if (*s == '\0')
+            break;
+        char c = *s++;
+        b->p[b->len++] = '\\';
+        b->p[b->len++] = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
     }
 }
 
@@ -216,17 +218,26 @@ static int get_str4(struct rd *r, char sep, char *out, size_t cap)
     size_t n = 0;
     const char *q = r->q;
     while (q < r->end && *q != sep) {
+        /* a run of plain characters (no escape, no separator) at once */
+        const char *run = q;
+        while (q < r->end && *q != sep && *q != '\\' && *q != '\t' && *q != '\n')
+            q++;
+        size_t len = (size_t)(q - run);
+        size_t take = n + len < cap ? len : (n + 1 < cap ? cap - 1 - n : 0);
+        memcpy(out + n, run, take);
+        n += take;
+        if (q >= r->end || *q == sep)
+            break;
         char c = *q++;
         if (c == '\t' || c == '\n')
             return -1; /* a separator where this field is not over */
-        if (c == '\\') {
-            if (q >= r->end)
-                return -1;
-            char e = *q++;
-            c = e == '\\' ? '\\' : e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : 0;
-            if (c == 0)
-                return -1;
-        }
+        /* c is a backslash */
+        if (q >= r->end)
+            return -1;
+        char e = *q++;
+        c = e == '\\' ? '\\' : e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : 0;
+        if (c == 0)
+            return -1;
         if (n + 1 < cap)
             out[n++] = c;
     }

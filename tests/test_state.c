@@ -221,6 +221,36 @@ static void test_format_4_escapes(void **state)
     wf_child_free(&c);
 }
 
+/* A field longer than its buffer (a state written by a build with larger
+ * fields) is cut to the buffer, escapes included, and the rest still reads. */
+static void test_format_4_long_field_cut(void **state)
+{
+    (void)state;
+    struct wf_child c, d;
+    fill(&c);
+    snprintf(c.ep[0].acc[0].role, sizeof c.ep[0].acc[0].role, "%s", "RRRRRRRRRRRRRRRRRRRRRRR");
+    char *s = cpis_state_encode(&c);
+    assert_non_null(s);
+    char *at = strstr(s, "RRRRRRRRRRRRRRRRRRRRRRR");
+    assert_non_null(at);
+    /* 23 characters become 20 plain, an escaped tab, then 30 more */
+    const char *longer = "RRRRRRRRRRRRRRRRRRRR\\tXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+    size_t tail = strlen(at + 23);
+    char *t = malloc(strlen(s) + strlen(longer) + 1);
+    assert_non_null(t);
+    memcpy(t, s, (size_t)(at - s));
+    strcpy(t + (at - s), longer);
+    memcpy(t + (at - s) + strlen(longer), at + 23, tail + 1);
+    assert_int_equal(cpis_state_decode(t, strlen(t), &d), 0);
+    assert_string_equal(d.ep[0].acc[0].role, "RRRRRRRRRRRRRRRRRRRR\tXX"); /* 23 characters: the buffer, less its NUL */
+    assert_string_equal(d.ep[0].acc[0].role_name, c.ep[0].acc[0].role_name);
+    assert_string_equal(d.ep[0].acc[1].viewer, c.ep[0].acc[1].viewer);
+    free(t);
+    free(s);
+    wf_child_free(&d);
+    wf_child_free(&c);
+}
+
 /* A format-3 JSON state written by the plugin before issue 15, with a
  * completed episode, its accesses and a one-access entry, reads back whole;
  * written again, it is format 4 and reads back the same. */
@@ -311,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_done_and_one_access_entries),
         cmocka_unit_test(test_empty_child),
         cmocka_unit_test(test_format_4_escapes),
+        cmocka_unit_test(test_format_4_long_field_cut),
         cmocka_unit_test(test_reads_format_3_whole),
         cmocka_unit_test(test_format_4_refuses_damage),
         cmocka_unit_test(test_reads_format_1),
