@@ -796,14 +796,16 @@ static xmlNode *walk_next(xmlNode *n, xmlNode *top, int descend)
     return NULL;
 }
 
-int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
-                     struct cpis_parse_error *err)
+static int parse_hl7v3(const uint8_t *buf, size_t len, unsigned xml_flags,
+                       struct cpis_message *out, struct cpis_parse_error *err)
 {
     if (out == NULL)
         return cpis_fail(err, CPIS_MSG_MALFORMED, "no output record");
     memset(out, 0, sizeof *out);
     xmlDocPtr doc = NULL;
-    int rc = cpis_xml_read(buf, len, &doc, err);
+    /* blanks dropped: the readers below read elements, attributes and the
+     * text of names only (node_text), which keeps its white space */
+    int rc = cpis_xml_read(buf, len, xml_flags | CPIS_XML_DROP_BLANKS, &doc, err);
     if (rc != CPIS_MSG_OK)
         return rc;
     xmlNode *root = xmlDocGetRootElement(doc);
@@ -847,4 +849,16 @@ int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
     if (rc != CPIS_MSG_OK)
         cpis_message_free(out);
     return rc;
+}
+
+int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
+                     struct cpis_parse_error *err)
+{
+    return parse_hl7v3(buf, len, 0, out, err);
+}
+
+int cpis_parse_hl7v3_utf8(const uint8_t *buf, size_t len, struct cpis_message *out,
+                          struct cpis_parse_error *err)
+{
+    return parse_hl7v3(buf, len, CPIS_XML_UTF8_CHECKED, out, err);
 }

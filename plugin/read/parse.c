@@ -178,7 +178,7 @@ int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
             return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
         rc = cpis_parse_fhir(buf, len, n, err);
     } else if (buf[i] == '<') {
-        rc = cpis_parse_hl7v3(buf, len, out, err);
+        rc = cpis_parse_hl7v3_utf8(buf, len, out, err); /* checked above */
     } else {
         return cpis_fail(err, CPIS_MSG_MALFORMED,
                          "neither XML nor JSON (does not start with '<' or '{')");
