@@ -313,6 +313,29 @@ static void test_encoding_checks(void **state)
             print_error("case %zu: %d\n", i, got);
         assert_int_equal(got, cases[i].want);
     }
+    /* the same verdicts at every position of a longer buffer (ASCII is
+     * checked eight bytes at a time): a NUL, a byte that never starts a
+     * character, a truncated sequence and a good two-byte character, each
+     * at offsets 0..40 of 48 ASCII bytes */
+    for (size_t at = 0; at <= 40; at++) {
+        uint8_t b[48];
+        memset(b, 'a', sizeof b);
+        b[at] = 0;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -2);
+        b[at] = 0xFF;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -1);
+        b[47] = 0; /* NUL after bad UTF-8 still wins */
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -2);
+        b[47] = 'a';
+        b[at] = 0xC3;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -1); /* 'a' is no continuation */
+        b[at + 1] = 0xA9;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), 0);
+        b[at] = 0xE0; /* overlong three-byte form */
+        b[at + 1] = 0x80;
+        b[at + 2] = 0xAF;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -1);
+    }
     struct cpis_message n;
     struct cpis_parse_error e;
     assert_int_equal(parse_buf((const uint8_t *)"<a>\xC3</a>", 8, LIMIT, &n, &e),

@@ -62,6 +62,20 @@ int cpis_utf8_check(const uint8_t *buf, size_t len)
     if (len >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
         i = 3;
     while (i < len) {
+        /* eight ASCII bytes at a time while none is NUL or >= 0x80 (almost
+         * all of a message): any such byte sends that word to the byte
+         * loop below */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, buf + i, sizeof w);
+            uint64_t high = w & 0x8080808080808080ull;
+            uint64_t zero = (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+            if ((high | zero) != 0)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         uint8_t c = buf[i];
         if (c == 0)
             return -2;
