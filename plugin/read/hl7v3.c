@@ -70,7 +70,7 @@ static int in_v3_ns(const xmlNode *n)
 
 static int is_v3(const xmlNode *n)
 {
-    return n != NULL && n->type == XML_ELEMENT_NODE && in_v3_ns(n);
+    return n != NULL && n->type == XML_ELEMENT_NODE && n->name != NULL && in_v3_ns(n);
 }
 
 static int is_el(const xmlNode *n, const char *name)
@@ -81,10 +81,11 @@ static int is_el(const xmlNode *n, const char *name)
 
 /* Elements every HL7 V3 class may carry (InfrastructureRootElements) and
  * the fixed ones the schemas allow zero times: never an access. */
-static int is_infrastructure(const xmlNode *n)
+static int is_infrastructure(const xmlNode *n) /* n: an HL7 element (is_v3) */
 {
-    return is_el(n, "realmCode") || is_el(n, "typeId") || is_el(n, "templateId") ||
-           is_el(n, "code");
+    const char *nm = (const char *)n->name;
+    return strcmp(nm, "realmCode") == 0 || strcmp(nm, "typeId") == 0 ||
+           strcmp(nm, "templateId") == 0 || strcmp(nm, "code") == 0;
 }
 
 /* The only child called name.  Returns 1 and sets *out (NULL when there is
@@ -327,7 +328,7 @@ static int check_children(xmlNode *parent, const char *const *allowed, const cha
             continue;
         int known = 0;
         for (size_t i = 0; allowed[i] != NULL && !known; i++)
-            known = xmlStrEqual(c->name, BAD_CAST allowed[i]);
+            known = strcmp((const char *)c->name, allowed[i]) == 0;
         if (!known) {
             char nm[64];
             return cpis_fail(err, CPIS_MSG_UNSUPPORTED,
