@@ -59,9 +59,9 @@
 /* Tree helpers                                                              */
 /* ======================================================================== */
 
-/* Names are compared with strcmp (libxml2 keeps them NUL-terminated, and
- * never NULL for an element); the local name first, as it tells most
- * elements apart at once. */
+/* Names are compared with strcmp (an element without a name is never an
+ * HL7 element); the local name first, as it tells most elements apart at
+ * once, the namespace after. */
 static int in_v3_ns(const xmlNode *n)
 {
     return n->ns != NULL && n->ns->href != NULL &&
@@ -155,9 +155,9 @@ static xmlAttr *find_attr(const xmlNode *n, const char *name, const char *ns)
 }
 
 /* An attribute's value: in place when it is one text node (how libxml2
- * builds every value here: entity references are refused), else a copy in
- * *copy that the caller frees (xmlGetNoNsProp's own rule).  NULL only where
- * xmlGetNoNsProp would return NULL. */
+ * builds a value, character references and &amp; included), else a copy in
+ * *copy that the caller frees: xmlGetNoNsProp's own rule, which returns the
+ * same text.  NULL only where xmlGetNoNsProp would return NULL. */
 static const char *attr_value(const xmlAttr *a, xmlChar **copy)
 {
     *copy = NULL;
