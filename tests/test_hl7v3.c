@@ -640,6 +640,110 @@ static void test_order_prefix_comments_foreign(void **state)
     free(buf);
 }
 
+/* White space between elements is indentation whatever its amount (none,
+ * or more); inside a name it separates words, even between elements the
+ * reader does not know; comments, character and entity references in a
+ * value read as their text. */
+static char *replace_every(const char *s, const char *old, const char *new)
+{
+    size_t ol = strlen(old), nl = strlen(new), n = 0;
+    for (const char *p = strstr(s, old); p != NULL; p = strstr(p + ol, old))
+        n++;
+    char *out = malloc(strlen(s) + n * nl + 1);
+    assert_non_null(out);
+    char *w = out;
+    for (const char *p = s;;) {
+        const char *q = strstr(p, old);
+        size_t k = q != NULL ? (size_t)(q - p) : strlen(p);
+        memcpy(w, p, k);
+        w += k;
+        if (q == NULL)
+            break;
+        memcpy(w, new, nl);
+        w += nl;
+        p = q + ol;
+    }
+    *w = '\0';
+    return out;
+}
+
+static void test_white_space_and_names(void **state)
+{
+    (void)state;
+    size_t len;
+    char *buf = load_ok("several-queries-and-records.xml", &len);
+    assert_non_null(buf);
+    struct cpis_message m;
+    struct cpis_parse_error e;
+
+    /* no indentation at all, then twice as much */
+    char *flat = malloc(len + 1);
+    assert_non_null(flat);
+    size_t w = 0;
+    for (size_t r = 0; r < len; r++) {
+        if (buf[r] == '>') {
+            size_t k = r + 1;
+            while (k < len && (buf[k] == ' ' || buf[k] == '\n' || buf[k] == '\r'))
+                k++;
+            flat[w++] = '>';
+            if (k < len && buf[k] == '<')
+                r = k - 1;
+            continue;
+        }
+        flat[w++] = buf[r];
+    }
+    flat[w] = '\0';
+    assert_null(strstr(flat, ">\n<"));
+    assert_null(strstr(flat, ">\n "));
+    assert_int_equal(parse_str(flat, &m, &e), CPIS_MSG_OK);
+    check_many(&m.v[0]);
+    cpis_message_free(&m);
+    char *wide = replace_every(buf, "\n", "\n\t  \r\n  ");
+    assert_int_equal(parse_str(wide, &m, &e), CPIS_MSG_OK);
+    check_many(&m.v[0]);
+    cpis_message_free(&m);
+
+    /* names whose words sit in elements of another namespace, separated by
+     * white space only: the words keep their space */
+    char *d1 = replace1(buf, "<name>DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS</name>",
+                        "<name><x:p xmlns:x=\"urn:vendor\">DHU</x:p>\n   "
+                        "<x:p xmlns:x=\"urn:vendor\">111</x:p></name>");
+    char *d2 = replace1(d1, "<name><given>Jo</given><family>Clarke</family></name>",
+                        "<name>\n <x:p xmlns:x=\"urn:vendor\">Jo</x:p> "
+                        "<x:p xmlns:x=\"urn:vendor\"><x:q>Clarke</x:q>  <x:q>Jr</x:q></x:p>"
+                        "\n</name>");
+    /* a comment inside a name; a character and an entity reference in
+     * attribute values */
+    char *d3 = replace1(d2, "<name>ROYAL STOKE UNIVERSITY HOSPITAL</name>",
+                        "<name>ROYAL <!-- c --> STOKE</name>");
+    char *d4 = replace1(d3, "extension=\"RJE01\"", "extension=\"RJE&#48;1\"");
+    char *d5 = replace1(d4, "extension=\"706_CPIS_20240601.csv\"",
+                        "extension=\"706&amp;CPIS.csv\"");
+    assert_int_equal(parse_str(d5, &m, &e), CPIS_MSG_OK);
+    assert_int_equal(m.v[0].n_access, 3);
+    assert_string_equal(m.v[0].access[1].location_name, "DHU 111");
+    assert_string_equal(m.v[0].access[1].viewer, "Jo Clarke Jr");
+    assert_string_equal(m.v[0].access[0].location_name, "ROYAL STOKE");
+    assert_string_equal(m.v[0].access[0].location_code, "RJE01");
+    assert_string_equal(m.v[0].access[0].upload_file, "706&CPIS.csv");
+    assert_string_equal(m.v[0].access[2].location_name, "ROYAL STOKE UNIVERSITY HOSPITAL");
+    cpis_message_free(&m);
+    /* and the same read directly, without the dispatcher's checks */
+    assert_int_equal(cpis_parse_hl7v3((const uint8_t *)d5, strlen(d5), &m, &e), CPIS_MSG_OK);
+    assert_string_equal(m.v[0].access[1].location_name, "DHU 111");
+    assert_string_equal(m.v[0].access[1].viewer, "Jo Clarke Jr");
+    cpis_message_free(&m);
+
+    free(d5);
+    free(d4);
+    free(d3);
+    free(d2);
+    free(d1);
+    free(wide);
+    free(flat);
+    free(buf);
+}
+
 /* An HL7 element the schema does not put on the access path: refused, so an
  * access is never skipped; the same element elsewhere (inside an author) or
  * in another namespace changes nothing. */
@@ -966,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_container_with_a_bad_one),
         cmocka_unit_test(test_count_check),
         cmocka_unit_test(test_order_prefix_comments_foreign),
+        cmocka_unit_test(test_white_space_and_names),
         cmocka_unit_test(test_unknown_elements),
         cmocka_unit_test(test_author_details),
         cmocka_unit_test(test_timestamps),

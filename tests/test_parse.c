@@ -313,6 +313,29 @@ static void test_encoding_checks(void **state)
             print_error("case %zu: %d\n", i, got);
         assert_int_equal(got, cases[i].want);
     }
+    /* the same verdicts at every position of a longer buffer (ASCII is
+     * checked eight bytes at a time): a NUL, a byte that never starts a
+     * character, a truncated sequence and a good two-byte character, each
+     * at offsets 0..40 of 48 ASCII bytes */
+    for (size_t at = 0; at <= 40; at++) {
+        uint8_t b[48];
+        memset(b, 'a', sizeof b);
+        b[at] = 0;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -2);
+        b[at] = 0xFF;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -1);
+        b[47] = 0; /* NUL after bad UTF-8 still wins */
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -2);
+        b[47] = 'a';
+        b[at] = 0xC3;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -1); /* 'a' is no continuation */
+        b[at + 1] = 0xA9;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), 0);
+        b[at] = 0xE0; /* overlong three-byte form */
+        b[at + 1] = 0x80;
+        b[at + 2] = 0xAF;
+        assert_int_equal(cpis_utf8_check(b, sizeof b), -1);
+    }
     struct cpis_message n;
     struct cpis_parse_error e;
     assert_int_equal(parse_buf((const uint8_t *)"<a>\xC3</a>", 8, LIMIT, &n, &e),
@@ -378,6 +401,49 @@ static void test_every_code_in_memory(void **state)
         free(m);
     }
     free(b);
+}
+
+/* A start tag with more than 256 attributes is refused before libxml2 sees
+ * it (its duplicate check is quadratic); 256 are not, nor are many
+ * attributes spread over several tags, nor '=' inside values, comments or
+ * text. */
+static int read_with_attrs(const char *const *tags, size_t n_tags, const size_t *attrs,
+                           struct cpis_parse_error *e)
+{
+    size_t cap = 64;
+    for (size_t t = 0; t < n_tags; t++)
+        cap += strlen(tags[t]) + 32 + attrs[t] * 16;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    size_t w = (size_t)snprintf(doc, cap, "<r>");
+    for (size_t t = 0; t < n_tags; t++) {
+        w += (size_t)snprintf(doc + w, cap - w, "<%s", tags[t]);
+        for (size_t i = 0; i < attrs[t]; i++)
+            w += (size_t)snprintf(doc + w, cap - w, " a%zu=\"=\"", i);
+        w += (size_t)snprintf(doc + w, cap - w, "/>");
+    }
+    w += (size_t)snprintf(doc + w, cap - w, "<!-- == --> = </r>");
+    struct cpis_message n;
+    int rc = cpis_parse_message((const uint8_t *)doc, w, NULL, LIMIT, &n, e);
+    cpis_message_free(&n);
+    free(doc);
+    return rc;
+}
+
+static void test_attribute_limit(void **state)
+{
+    (void)state;
+    struct cpis_parse_error e;
+    static const char *const one[] = {"x"};
+    static const char *const three[] = {"x", "y", "z"};
+    size_t n256[] = {256}, n257[] = {257}, spread[] = {200, 200, 200}, late[] = {1, 1, 257};
+    /* read (then refused as no CP-IS payload: the XML itself passed) */
+    assert_int_equal(read_with_attrs(one, 1, n256, &e), CPIS_MSG_UNSUPPORTED);
+    assert_int_equal(read_with_attrs(three, 3, spread, &e), CPIS_MSG_UNSUPPORTED);
+    assert_int_equal(read_with_attrs(one, 1, n257, &e), CPIS_MSG_MALFORMED);
+    assert_non_null(strstr(e.detail, "more than 256 attributes"));
+    assert_int_equal(read_with_attrs(three, 3, late, &e), CPIS_MSG_MALFORMED);
+    assert_non_null(strstr(e.detail, "more than 256 attributes"));
 }
 
 static void test_xxe_never_leaks(void **state)
@@ -766,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_sniffing),
         cmocka_unit_test(test_encoding_checks),
         cmocka_unit_test(test_every_code_in_memory),
+        cmocka_unit_test(test_attribute_limit),
         cmocka_unit_test(test_xxe_never_leaks),
         cmocka_unit_test(test_stderr_silent),
         cmocka_unit_test(test_mesh_ctl),

@@ -59,23 +59,33 @@
 /* Tree helpers                                                              */
 /* ======================================================================== */
 
+/* Names are compared with strcmp (an element without a name is never an
+ * HL7 element); the local name first, as it tells most elements apart at
+ * once, the namespace after. */
+static int in_v3_ns(const xmlNode *n)
+{
+    return n->ns != NULL && n->ns->href != NULL &&
+           strcmp((const char *)n->ns->href, V3_NS) == 0;
+}
+
 static int is_v3(const xmlNode *n)
 {
-    return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL && n->ns->href != NULL &&
-           xmlStrEqual(n->ns->href, BAD_CAST V3_NS);
+    return n != NULL && n->type == XML_ELEMENT_NODE && n->name != NULL && in_v3_ns(n);
 }
 
 static int is_el(const xmlNode *n, const char *name)
 {
-    return is_v3(n) && xmlStrEqual(n->name, BAD_CAST name);
+    return n != NULL && n->type == XML_ELEMENT_NODE && n->name != NULL &&
+           strcmp((const char *)n->name, name) == 0 && in_v3_ns(n);
 }
 
 /* Elements every HL7 V3 class may carry (InfrastructureRootElements) and
  * the fixed ones the schemas allow zero times: never an access. */
-static int is_infrastructure(const xmlNode *n)
+static int is_infrastructure(const xmlNode *n) /* n: an HL7 element (is_v3) */
 {
-    return is_el(n, "realmCode") || is_el(n, "typeId") || is_el(n, "templateId") ||
-           is_el(n, "code");
+    const char *nm = (const char *)n->name;
+    return strcmp(nm, "realmCode") == 0 || strcmp(nm, "typeId") == 0 ||
+           strcmp(nm, "templateId") == 0 || strcmp(nm, "code") == 0;
 }
 
 /* The only child called name.  Returns 1 and sets *out (NULL when there is
@@ -126,17 +136,54 @@ static xmlNode *path_el(xmlNode *n, const char *path)
 
 enum { ATTR_ABSENT = 0, ATTR_OK = 1, ATTR_TOO_LONG = 2 };
 
+/* The attribute of n called name in namespace ns (NULL: no namespace), as
+ * xmlGetNoNsProp / xmlGetNsProp find it (no DTD defaults: a DOCTYPE is
+ * refused), without their copy. */
+static xmlAttr *find_attr(const xmlNode *n, const char *name, const char *ns)
+{
+    if (n == NULL || n->type != XML_ELEMENT_NODE)
+        return NULL;
+    for (xmlAttr *a = n->properties; a != NULL; a = a->next) {
+        if (a->name == NULL || strcmp((const char *)a->name, name) != 0)
+            continue;
+        if (ns == NULL ? a->ns == NULL
+                       : a->ns != NULL && a->ns->href != NULL &&
+                             strcmp((const char *)a->ns->href, ns) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* An attribute's value: in place when it is one text node (how libxml2
+ * builds a value, character references and &amp; included), else a copy in
+ * *copy that the caller frees: xmlGetNoNsProp's own rule, which returns the
+ * same text.  NULL only where xmlGetNoNsProp would return NULL. */
+static const char *attr_value(const xmlAttr *a, xmlChar **copy)
+{
+    *copy = NULL;
+    const xmlNode *t = a->children;
+    if (t != NULL && t->next == NULL &&
+        (t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE))
+        return (const char *)t->content;
+    *copy = xmlNodeListGetString(a->doc, a->children, 1);
+    if (*copy == NULL)
+        *copy = xmlStrdup(BAD_CAST "");
+    return (const char *)*copy;
+}
+
 /* Copy an unqualified attribute (trimmed). */
 static int get_attr(xmlNode *n, const char *name, char *dst, size_t cap)
 {
     dst[0] = '\0';
-    if (n == NULL)
+    xmlAttr *a = find_attr(n, name, NULL);
+    if (a == NULL)
         return ATTR_ABSENT;
-    xmlChar *v = xmlGetNoNsProp(n, BAD_CAST name);
+    xmlChar *copy;
+    const char *v = attr_value(a, &copy);
     if (v == NULL)
         return ATTR_ABSENT;
-    int rc = cpis_copy_text(dst, cap, (const char *)v) ? ATTR_OK : ATTR_TOO_LONG;
-    xmlFree(v);
+    int rc = cpis_copy_text(dst, cap, v) ? ATTR_OK : ATTR_TOO_LONG;
+    xmlFree(copy);
     return rc;
 }
 
@@ -149,9 +196,13 @@ static int attr_equals(xmlNode *n, const char *name, const char *want)
 /* xsi:nil="true" (the schemas make some association elements nillable). */
 static int is_nil(xmlNode *n)
 {
-    xmlChar *v = n != NULL ? xmlGetNsProp(n, BAD_CAST "nil", BAD_CAST XSI_NS) : NULL;
-    int nil = v != NULL && (xmlStrEqual(v, BAD_CAST "true") || xmlStrEqual(v, BAD_CAST "1"));
-    xmlFree(v);
+    xmlAttr *a = find_attr(n, "nil", XSI_NS);
+    if (a == NULL)
+        return 0;
+    xmlChar *copy;
+    const char *v = attr_value(a, &copy);
+    int nil = v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    xmlFree(copy);
     return nil;
 }
 
@@ -172,25 +223,41 @@ static void node_text(xmlNode *n, char *dst, size_t cap)
     dst[0] = '\0';
     if (n == NULL)
         return;
-    xmlChar *c = xmlNodeGetContent(n);
-    if (c == NULL)
+    /* one text child (a name part, a plain name): read in place, as
+     * xmlNodeGetContent would copy it; anything else through it */
+    const xmlNode *t = n->children;
+    xmlChar *c = NULL;
+    const char *s;
+    if (n->type == XML_ELEMENT_NODE && t != NULL && t->next == NULL &&
+        (t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) && t->content != NULL)
+        s = (const char *)t->content;
+    else if ((c = xmlNodeGetContent(n)) != NULL)
+        s = (const char *)c;
+    else
         return;
-    char *s = (char *)c;
-    size_t w = 0;
-    int sp = 0;
-    for (size_t r = 0; s[r] != '\0'; r++) {
-        char ch = s[r];
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
-            sp = 1;
-            continue;
+    /* collapse into a copy (on the stack when short), then copy that */
+    char local[512];
+    size_t len = strlen(s);
+    char *buf = len < sizeof local ? local : malloc(len + 1);
+    if (buf != NULL) {
+        size_t w = 0;
+        int sp = 0;
+        for (size_t r = 0; r < len; r++) {
+            char ch = s[r];
+            if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+                sp = 1;
+                continue;
+            }
+            if (sp && w > 0)
+                buf[w++] = ' ';
+            sp = 0;
+            buf[w++] = ch;
         }
-        if (sp && w > 0)
-            s[w++] = ' ';
-        sp = 0;
-        s[w++] = ch;
+        buf[w] = '\0';
+        cpis_copy_text(dst, cap, buf);
+        if (buf != local)
+            free(buf);
     }
-    s[w] = '\0';
-    cpis_copy_text(dst, cap, s);
     xmlFree(c);
 }
 
@@ -261,7 +328,7 @@ static int check_children(xmlNode *parent, const char *const *allowed, const cha
             continue;
         int known = 0;
         for (size_t i = 0; allowed[i] != NULL && !known; i++)
-            known = xmlStrEqual(c->name, BAD_CAST allowed[i]);
+            known = strcmp((const char *)c->name, allowed[i]) == 0;
         if (!known) {
             char nm[64];
             return cpis_fail(err, CPIS_MSG_UNSUPPORTED,
@@ -796,14 +863,16 @@ static xmlNode *walk_next(xmlNode *n, xmlNode *top, int descend)
     return NULL;
 }
 
-int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
-                     struct cpis_parse_error *err)
+static int parse_hl7v3(const uint8_t *buf, size_t len, unsigned xml_flags,
+                       struct cpis_message *out, struct cpis_parse_error *err)
 {
     if (out == NULL)
         return cpis_fail(err, CPIS_MSG_MALFORMED, "no output record");
     memset(out, 0, sizeof *out);
     xmlDocPtr doc = NULL;
-    int rc = cpis_xml_read(buf, len, &doc, err);
+    /* blanks dropped: the readers below read elements, attributes and the
+     * text of names only (node_text), which keeps its white space */
+    int rc = cpis_xml_read(buf, len, xml_flags | CPIS_XML_DROP_BLANKS, &doc, err);
     if (rc != CPIS_MSG_OK)
         return rc;
     xmlNode *root = xmlDocGetRootElement(doc);
@@ -847,4 +916,16 @@ int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
     if (rc != CPIS_MSG_OK)
         cpis_message_free(out);
     return rc;
+}
+
+int cpis_parse_hl7v3(const uint8_t *buf, size_t len, struct cpis_message *out,
+                     struct cpis_parse_error *err)
+{
+    return parse_hl7v3(buf, len, 0, out, err);
+}
+
+int cpis_parse_hl7v3_utf8(const uint8_t *buf, size_t len, struct cpis_message *out,
+                          struct cpis_parse_error *err)
+{
+    return parse_hl7v3(buf, len, CPIS_XML_UTF8_CHECKED, out, err);
 }

@@ -63,7 +63,7 @@ int cpis_parse_mesh_ctl(const uint8_t *buf, size_t len, char *dts_id, size_t dts
         err->detail[0] = '\0';
     }
     xmlDocPtr doc = NULL;
-    int rc = cpis_xml_read(buf, len, &doc, err);
+    int rc = cpis_xml_read(buf, len, 0, &doc, err);
     if (rc != CPIS_MSG_OK)
         return rc;
     xmlNode *root = xmlDocGetRootElement(doc);

@@ -62,6 +62,20 @@ int cpis_utf8_check(const uint8_t *buf, size_t len)
     if (len >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
         i = 3;
     while (i < len) {
+        /* eight ASCII bytes at a time while none is NUL or >= 0x80 (almost
+         * all of a message): any such byte sends that word to the byte
+         * loop below */
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, buf + i, sizeof w);
+            uint64_t high = w & 0x8080808080808080ull;
+            uint64_t zero = (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+            if ((high | zero) != 0)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         uint8_t c = buf[i];
         if (c == 0)
             return -2;
@@ -178,7 +192,7 @@ int cpis_parse_message(const uint8_t *buf, size_t len, const char *content_type,
             return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
         rc = cpis_parse_fhir(buf, len, n, err);
     } else if (buf[i] == '<') {
-        rc = cpis_parse_hl7v3(buf, len, out, err);
+        rc = cpis_parse_hl7v3_utf8(buf, len, out, err); /* checked above */
     } else {
         return cpis_fail(err, CPIS_MSG_MALFORMED,
                          "neither XML nor JSON (does not start with '<' or '{')");

@@ -39,6 +39,10 @@ int cpis_gunzip(const uint8_t *buf, size_t len, size_t max, uint8_t **out,
  * and name wherever it sits (bare, or inside any wrapper). */
 int cpis_parse_hl7v3(const uint8_t *buf, size_t len,
                      struct cpis_message *out, struct cpis_parse_error *err);
+/* The same for bytes cpis_utf8_check has already accepted (the dispatcher):
+ * the encoding is not checked a second time. */
+int cpis_parse_hl7v3_utf8(const uint8_t *buf, size_t len,
+                          struct cpis_message *out, struct cpis_parse_error *err);
 /* FHIR: one notification. */
 int cpis_parse_fhir(const uint8_t *buf, size_t len,
                     struct cpis_notification *out, struct cpis_parse_error *err);
@@ -65,9 +69,15 @@ int cpis_utf8_check(const uint8_t *buf, size_t len);
 
 /* Safe libxml2 read (xml.c): no DTD, no entities, no network, errors kept
  * in the context, never printed.  On success *doc is a well-formed tree the
- * caller frees with xmlFreeDoc; otherwise an error code with err filled. */
+ * caller frees with xmlFreeDoc; otherwise an error code with err filled.
+ * flags: CPIS_XML_UTF8_CHECKED when the caller has already had 0 from
+ * cpis_utf8_check on these very bytes (the check is not repeated);
+ * CPIS_XML_DROP_BLANKS to build no text node for white space between
+ * elements, except inside elements called "name" (xml.c, hook_blanks). */
+#define CPIS_XML_UTF8_CHECKED 1u
+#define CPIS_XML_DROP_BLANKS 2u
 struct _xmlDoc;
-int cpis_xml_read(const uint8_t *buf, size_t len, struct _xmlDoc **doc,
+int cpis_xml_read(const uint8_t *buf, size_t len, unsigned flags, struct _xmlDoc **doc,
                   struct cpis_parse_error *err);
 /* Install / remove the refusing external entity loader (xml.c). */
 void cpis_xml_loader_install(void);
