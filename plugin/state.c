@@ -213,6 +213,9 @@ static int get_i64(struct rd *r, char sep, int64_t *out)
 
 /* A string field up to sep (tab or newline), unescaped into out[cap]
  * (truncated to cap - 1 bytes, as the JSON reader's snprintf did). */
+/* The bytes that end a run of plain characters in a string field. */
+static const unsigned char stops[256] = {['\\'] = 1, ['\t'] = 1, ['\n'] = 1};
+
 static int get_str4(struct rd *r, char sep, char *out, size_t cap)
 {
     size_t n = 0;
@@ -220,8 +223,13 @@ static int get_str4(struct rd *r, char sep, char *out, size_t cap)
     while (q < r->end && *q != sep) {
         /* a run of plain characters (no escape, no separator) at once */
         const char *run = q;
-        while (q < r->end && *q != sep && *q != '\\' && *q != '\t' && *q != '\n')
-            q++;
+        if (sep == ' ') {
+            while (q < r->end && *q != ' ' && !stops[(unsigned char)*q])
+                q++;
+        } else { /* sep is a tab or newline: in the table already */
+            while (q < r->end && !stops[(unsigned char)*q])
+                q++;
+        }
         size_t len = (size_t)(q - run);
         size_t take = n + len < cap ? len : (n + 1 < cap ? cap - 1 - n : 0);
         memcpy(out + n, run, take);
