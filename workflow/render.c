@@ -29,7 +29,7 @@ static void sb_reserve(struct sb *b, size_t more)
         return;
     if (b->n + more + 1 <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap : 2048; /* a document's usual size */
+    size_t cap = b->cap ? b->cap : 256;
     while (cap < b->n + more + 1)
         cap *= 2;
     char *p = realloc(b->s, cap);
@@ -640,6 +640,7 @@ static char *render_landing(const struct cpis_case *c, const char *nhs_display,
                             int done, int64_t done_at, int mask)
 {
     struct sb b = {0};
+    sb_reserve(&b, 3000); /* a landing entry's usual size: no regrowth */
     char masked[16];
     wf_mask_nhs(nhs_display, masked);
     sb_add(&b, "NHS staff in unscheduled care viewed this child's child "
@@ -674,6 +675,7 @@ char *wf_render_case_note_ex(const struct cpis_case *c, const char *nhs_display,
                              const struct wf_episode *ep, const struct wf_repeat *rep)
 {
     struct sb b = {0};
+    sb_reserve(&b, 3000); /* a case note's usual size: no regrowth */
     sb_add(&b, "CP-IS notification: NHS staff in unscheduled care viewed this "
                "child's child protection (CP-IS) flag.\n");
     add_summary(&b, c, nhs_display, ep, rep);
