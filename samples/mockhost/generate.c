@@ -844,7 +844,7 @@ static void render_fhir(struct sbuf *b, const struct msg_facts *f, struct rng *r
     const struct site_info *s = f->site;
     uint32_t rnd = f->rnd;
     const char *given = GIVEN[rnd % 10], *family = FAMILY[(rnd / 10) % 10];
-    char org[160];
+    char org[320]; /* the identifier, the name and the code: room for long ODS names */
     if (s->system)
         snprintf(org, sizeof org, "\"display\": \"%s (%s)\"", s->name, s->code);
     else
