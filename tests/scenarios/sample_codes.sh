@@ -73,13 +73,13 @@ while IFS='|' read -r code _; do
     expect_in "README lists $code" "$S/ods/README.md" "| \`$code\` |"
 done <<<"$REAL"
 expect_not_in "README: nothing left unfinished" "$S/ods/README.md" "Unfinished"
-printf '"M83001","A MADE-UP PRACTICE"\nRJE,ANOTHER NHS TRUST\n"QQ1","FINE"\n' >"$tmp/bad.csv"
+printf '"M83001","NOT ITS NAME"\nRJE,ANOTHER NHS TRUST\n"QQ1","FINE"\n' >"$tmp/bad.csv"
 saved_passed=$passed saved_failed=$failed
 check_file bad "$tmp/bad.csv" 2>"$tmp/bad.err"
 bad_failed=$((failed - saved_failed))
 passed=$saved_passed failed=$saved_failed
 expect_eq "the check catches a real-looking code and a wrong name" "$bad_failed" 2
-expect_in "the check names the code outside both lists" "$tmp/bad.err" "M83001 (A MADE-UP PRACTICE) is neither"
+expect_in "the check names the code outside both lists" "$tmp/bad.err" "M83001 (NOT ITS NAME) is neither"
 
 # The organisation codes the sample messages carry (HL7 V3 organisation ids,
 # FHIR ODS identifiers, codes in brackets at the end of a display), the gzip
