@@ -210,8 +210,8 @@ static void test_sample_access_111(void **state)
         .access_id = "7c2e9a10-4d3b-4f8e-a1b2-3c4d5e6f7001", .nhs = "1860913903",
         .accessed_at = "2024-03-16T09:41:12Z", .viewer = "Alex Morgan", .role = "224535009",
         .role_name = "Registered nurse", .user_id = "555000223302",
-        .role_profile = "555223344502", .loc = "NL3",
-        .loc_name = "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS (NL3)"};
+        .role_profile = "555223344502", .loc = "QQ1",
+        .loc_name = "KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS (QQ1)"};
     check_access(&n.access[0], &x);
     cpis_notification_free(&n);
 }
@@ -225,10 +225,10 @@ static void test_sample_multi(void **state)
     check_bundle(&n, REC_KIND_ACCESS, "7d3e9f15-2a6b-4c8d-9e0f-1b3c5d7e9f24",
                  "2024-03-18T10:52:14Z", 2);
     assert_string_equal(n.access[0].viewer, "Dr Priya Shah");
-    assert_string_equal(n.access[0].location_code, "RJE09");
+    assert_string_equal(n.access[0].location_code, "QQE09");
     assert_string_equal(n.access[0].access_id, "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c01");
     assert_string_equal(n.access[1].viewer, "Mr Tom Evans");
-    assert_string_equal(n.access[1].location_code, "M83700");
+    assert_string_equal(n.access[1].location_code, "Q99700");
     assert_string_equal(n.access[1].viewer_role, "224535009");
     assert_string_equal(n.access[1].access_id, "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c02");
     assert_string_equal(n.access[0].nhs_number, "9000000009");
@@ -251,11 +251,11 @@ static void test_sample_gp_ooh_and_crew(void **state)
     (void)state;
     struct cpis_notification n;
     parse_sample_ok("messages/fhir-gp-ooh.json", &n);
-    assert_string_equal(n.access[0].location_code, "M83620");
+    assert_string_equal(n.access[0].location_code, "Q99620");
     assert_string_equal(n.access[0].viewer_role_name, "General practitioner");
     cpis_notification_free(&n);
     parse_sample_ok("cascade/03-ambulance-crew.json", &n);
-    assert_string_equal(n.access[0].location_code, "RYA02");
+    assert_string_equal(n.access[0].location_code, "QQA02");
     assert_string_equal(n.access[0].viewer, "Jo Hughes");
     assert_string_equal(n.access[0].viewer_role, "397897005");
     assert_string_equal(n.access[0].viewer_role_name, "Paramedic");

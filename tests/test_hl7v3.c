@@ -154,13 +154,13 @@ static const struct exp_msg expected[] = {
     {"cascade/01-nhs111.xml", REC_KIND_ACCESS, "3F2A9C14-7B1E-4D6A-9E35-1C8B04D2A701",
      "2024-03-15T14:04:00Z", "706", 1, 1,
      {{"2024-03-15T14:02:00Z", CHILD, LA_CHILD, "5E1C899C-CC1F-5531-97A3-F05B82A53DAC",
-       AUTHOR_SYSTEM, "Jo Clarke", "R8003", HPAR, "", "", "200000001234", "NL3", 0,
-       "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS"}}},
+       AUTHOR_SYSTEM, "Jo Clarke", "R8003", HPAR, "", "", "200000001234", "QQ1", 0,
+       "KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS"}}},
     {"cascade/02-ambulance-control.xml", REC_KIND_ACCESS,
      "8D4E61B2-0C93-4F7A-A5D8-2E9B17C3F402", "2024-03-15T14:07:11Z", "706", 1, 1,
      {{"2024-03-15T14:05:00Z", CHILD, LA_CHILD, "DA6EEED1-D9B3-57DD-BFFB-690F92523A5D",
        AUTHOR_PERSON, "Megan Hughes", "R8003", HPAR, "555123400002", "555123400102", "",
-       "RYA01", 1, "WMAS EMERGENCY OPERATIONS CENTRE"}}},
+       "QQA01", 1, "WMAS CRESTWOOD EMERGENCY OPERATIONS CENTRE"}}},
     {"cascade/04-emergency-department.xml", REC_KIND_ACCESS,
      "C7B09A3E-51D4-4E2B-8F16-9A3D52E0B604", "2024-03-15T15:13:42Z", "706", 1, 1,
      {{"2024-03-15T15:10:00Z", CHILD, LA_CHILD, "209673BE-ABFB-5529-8CB6-B5998EB9F400",
@@ -178,8 +178,8 @@ static const struct exp_msg expected[] = {
        "5B05F221-24D3-54F4-A123-D5E70B536367", AUTHOR_PERSON, "Dr Amira Khan", "R0260", MEDP,
        "555123400011", "555123400111", "", "RR801", 1, "LEEDS GENERAL INFIRMARY"},
       {"2024-03-18T09:25:00Z", "4010232137", "", "2B51CF3A-32F3-57A5-9D5E-67A737ACDE5C",
-       AUTHOR_PERSON, "Tom Reid", "R8003", HPAR, "555123400012", "555123400112", "", "RJE09",
-       1, "COUNTY HOSPITAL"}}},
+       AUTHOR_PERSON, "Tom Reid", "R8003", HPAR, "555123400012", "555123400112", "", "QQE09",
+       1, "STAFFORD BRIARWOOD HOSPITAL"}}},
     {"messages/closed-child-2024-01-10.xml", REC_KIND_ACCESS,
      "5E8F0A21-C4B7-4D93-A16E-2F7B9C0D1E10", "2024-01-10T10:15:30Z", "706", 1, 1,
      {{"2024-01-10T10:12:00Z", "4010232137", "", "2A794C39-5686-52BA-8962-71B7EFE0422F",
@@ -189,7 +189,7 @@ static const struct exp_msg expected[] = {
      "6F9A1B32-D5C8-4EA4-B27F-3A8C0D1E2F20", "2024-02-20T22:48:02Z", "706", 1, 1,
      {{"2024-02-20T22:40:00Z", "4010232137", "", "C2B19E89-C8EC-58A4-9EB6-BF559ECA09EA",
        AUTHOR_PERSON, "Chris Doyle", "R8003", HPAR, "555123400022", "555123400122", "",
-       "M83620", 0, "STAFFORDSHIRE DOCTORS URGENT CARE OOH"}}},
+       "Q99620", 0, "ROWANBANK DOCTORS URGENT CARE OOH"}}},
     {"messages/closed-child-2024-04-02.xml", REC_KIND_ACCESS,
      "7A0B2C43-E6D9-4FB5-838A-4B9D1E2F3A02", "2024-04-02T07:11:55Z", "706", 1, 1,
      {{"2024-04-02T07:05:00Z", "4010232137", "", "E35317CA-3256-59D2-9B2C-0FD11D0997C1",
@@ -199,12 +199,12 @@ static const struct exp_msg expected[] = {
      "9C1D3E54-F7EA-4A06-9B4C-5D0E1F2A3B20", "2024-03-20T11:22:33Z", "706", 1, 1,
      {{"2024-03-20T11:15:00Z", "6281948211", "", "D452CCC0-21AF-5CEA-A217-BF1CA04993A2",
        AUTHOR_PERSON, "Hannah Wright", "R8001", NAR, "555123400031", "555123400131", "",
-       "M83010", 0, "HANLEY WALK-IN CENTRE"}}},
+       "Q99010", 0, "HANLEY FERNWICK WALK-IN CENTRE"}}},
     {"messages/unknown-ods-code.xml", REC_KIND_ACCESS, "AD2E4F65-08FB-4B17-AC5D-6E1F2A3B4C21",
      "2024-03-22T15:30:00Z", "706", 1, 1,
      {{"2024-03-22T15:20:00Z", "1860913903", "STAFFS-CP-0455",
        "B096F548-9916-591F-B2FD-C9EE9BAA3F7B", AUTHOR_PERSON, "Ravi Menon", "R8003", HPAR,
-       "555123400041", "555123400141", "", "ZZZ01", 0, "MOBILE HEALTH UNIT"}}},
+       "555123400041", "555123400141", "", "QQZ01", 0, "MOBILE HEALTH UNIT"}}},
     {"messages/empty.xml", REC_KIND_EMPTY, "BE3F5A76-19AC-4C28-BD6E-7F2A3B4C5D22",
      "2024-03-23T06:00:00Z", "706", 0, 0, {{0}}},
     {"messages/offset-fractional.xml", REC_KIND_ACCESS, "D05B7C98-3BCE-4E4A-9F80-9B4C5D6E7F24",
@@ -212,18 +212,18 @@ static const struct exp_msg expected[] = {
      "2024-03-22T05:05:01Z", "706", 1, 1,
      {{"2024-03-21T22:45:12Z", "9000000009", "", "77CB0315-DD6B-5553-9612-54FD224FD6E4",
        AUTHOR_PERSON, "Kwame Mensah", "R8003", HPAR, "555123400051", "555123400151", "",
-       "M83700", 0, "CANNOCK URGENT TREATMENT CENTRE"}}},
+       "Q99700", 0, "CANNOCK HEATHERSIDE URGENT TREATMENT CENTRE"}}},
     {"messages/explicit-prefix.xml", REC_KIND_ACCESS, "E16C8DA9-4CDF-4F5B-A091-AC5D6E7F8025",
      "2024-03-25T14:15:00Z", "706", 1, 1,
      {{"2024-03-25T14:10:00Z", "9960308243", "", "64785004-0525-5027-B004-60FBD4999E27",
        AUTHOR_PERSON, "Dr Eleanor Shaw", "R0260", MEDP, "555123400061", "555123400161", "",
-       "M83001", 0, "THE GREEN MEDICAL PRACTICE"}}},
+       "Q99001", 0, "THISTLEGATE MEDICAL PRACTICE"}}},
     /* the same notification as cascade/01, delivered as a MESH pair */
     {"mesh/20240315140530_000001.dat", REC_KIND_ACCESS, "3F2A9C14-7B1E-4D6A-9E35-1C8B04D2A701",
      "2024-03-15T14:04:00Z", "706", 1, 1,
      {{"2024-03-15T14:02:00Z", CHILD, LA_CHILD, "5E1C899C-CC1F-5531-97A3-F05B82A53DAC",
-       AUTHOR_SYSTEM, "Jo Clarke", "R8003", HPAR, "", "", "200000001234", "NL3", 0,
-       "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS"}}},
+       AUTHOR_SYSTEM, "Jo Clarke", "R8003", HPAR, "", "", "200000001234", "QQ1", 0,
+       "KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS"}}},
 };
 
 static void check_access(const struct cpis_access *a, const struct exp_access *e,
@@ -355,8 +355,8 @@ static void check_many(const struct cpis_notification *n)
          "RJE01", 1, "ROYAL STOKE UNIVERSITY HOSPITAL"},
         /* 20240620095512.25: a fraction, no offset */
         {"2024-06-20T08:55:12Z", CHILD, "", "554EDE15-C55E-5B74-B048-53A4D9E0B752",
-         AUTHOR_SYSTEM, "Jo Clarke", "R8003", HPAR, "", "", "200000001234", "NL3", 0,
-         "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS"},
+         AUTHOR_SYSTEM, "Jo Clarke", "R8003", HPAR, "", "", "200000001234", "QQ1", 0,
+         "KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS"},
         /* 20240620100102+0100 */
         {"2024-06-20T09:01:02Z", "9000000009", "STAFFS-CP-0388",
          "EFB60DA2-D529-50B4-8904-094B6FE84608", AUTHOR_PERSON, "Dr Sam Patel", "R0260", MEDP,
@@ -802,7 +802,7 @@ static void test_author_details(void **state)
     assert_string_equal(m.v[0].access[1].viewer, "");
     assert_string_equal(m.v[0].access[1].viewer_role, "");
     assert_string_equal(m.v[0].access[1].system_asid, "200000001234");
-    assert_string_equal(m.v[0].access[1].location_code, "NL3");
+    assert_string_equal(m.v[0].access[1].location_code, "QQ1");
     cpis_message_free(&m);
     free(d);
     free(ia);

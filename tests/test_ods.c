@@ -129,40 +129,40 @@ struct expect {
 };
 
 static const struct expect universe[] = {
-    { "NL3", "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS", "nhs_111", NULL, NULL,
-      "0300 100 0404", 0 },
+    { "QQ1", "KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS", "nhs_111", NULL, NULL,
+      "0306 999 0404", 0 },
     { "RYA", "WEST MIDLANDS AMBULANCE SERVICE UNIVERSITY NHS FOUNDATION TRUST",
       "ambulance", NULL, NULL, "01384 215555", 0 },
-    { "RYA01", "WMAS EMERGENCY OPERATIONS CENTRE", "ambulance", "RYA",
+    { "QQA01", "WMAS CRESTWOOD EMERGENCY OPERATIONS CENTRE", "ambulance", "RYA",
       "WEST MIDLANDS AMBULANCE SERVICE UNIVERSITY NHS FOUNDATION TRUST",
-      "01384 215555", 0 },
-    /* RYA02 has no phone of its own: the parent trust's. */
-    { "RYA02", "STAFFORD AMBULANCE HUB", "ambulance", "RYA",
+      "0121 496 0555", 0 },
+    /* QQA02 has no phone of its own: the parent trust's. */
+    { "QQA02", "STAFFORD LARKSPUR AMBULANCE HUB", "ambulance", "RYA",
       "WEST MIDLANDS AMBULANCE SERVICE UNIVERSITY NHS FOUNDATION TRUST",
       "01384 215555", 0 },
     { "RJE", "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST", "hospital", NULL,
       NULL, "01782 715444", 0 },
     { "RJE01", "ROYAL STOKE UNIVERSITY HOSPITAL", "hospital", "RJE",
       "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST", "01782 715444", 0 },
-    { "RJE09", "COUNTY HOSPITAL", "hospital", "RJE",
-      "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST", "01785 257731", 0 },
+    { "QQE09", "STAFFORD BRIARWOOD HOSPITAL", "hospital", "RJE",
+      "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST", "01632 960731", 0 },
     { "RR8", "LEEDS TEACHING HOSPITALS NHS TRUST", "hospital", NULL, NULL,
       "0113 243 3144", 0 },
     { "RR801", "LEEDS GENERAL INFIRMARY", "hospital", "RR8",
       "LEEDS TEACHING HOSPITALS NHS TRUST", "0113 243 2799", 0 },
     { "RX7", "NORTH WEST AMBULANCE SERVICE NHS TRUST", "ambulance", NULL, NULL,
       "0345 112 0999", 0 },
-    { "M83010", "HANLEY WALK-IN CENTRE", "walk_in_centre", NULL, NULL,
-      "01782 673500", 0 },
-    { "M83620", "STAFFORDSHIRE DOCTORS URGENT CARE OOH", "out_of_hours", NULL, NULL,
-      "01785 221311", 0 },
-    { "M83001", "THE GREEN MEDICAL PRACTICE", "gp_practice", NULL, NULL,
-      "01785 252244", 0 },
-    { "M83700", "CANNOCK URGENT TREATMENT CENTRE", "urgent_care", NULL, NULL,
-      "01543 572757", 0 },
-    { "M83800", "THE SUNFLOWER CENTRE SARC", "sexual_assault_referral_centre", NULL,
-      NULL, "0800 970 0375", 0 },
-    { "M83999", "OLD ROAD SURGERY", "gp_practice", NULL, NULL, "01785 812301", 1 },
+    { "Q99010", "HANLEY FERNWICK WALK-IN CENTRE", "walk_in_centre", NULL, NULL,
+      "01632 960500", 0 },
+    { "Q99620", "ROWANBANK DOCTORS URGENT CARE OOH", "out_of_hours", NULL, NULL,
+      "01632 960311", 0 },
+    { "Q99001", "THISTLEGATE MEDICAL PRACTICE", "gp_practice", NULL, NULL,
+      "01632 960244", 0 },
+    { "Q99700", "CANNOCK HEATHERSIDE URGENT TREATMENT CENTRE", "urgent_care", NULL, NULL,
+      "01632 960757", 0 },
+    { "Q99800", "THE WILLOWGLADE CENTRE SARC", "sexual_assault_referral_centre", NULL,
+      NULL, "0808 157 0375", 0 },
+    { "Q99999", "QUARRYSIDE SURGERY", "gp_practice", NULL, NULL, "01632 960301", 1 },
 };
 
 static void check_expect(const struct cpis_ods *d, const struct expect *x)
@@ -205,8 +205,8 @@ static void test_sample_files_one_by_one(void **state)
     static const struct { const char *file; int source; const char *code; } f[] = {
         { "ods/etr.csv", ODS_SRC_TRUST, "RJE" },
         { "ods/ets.csv", ODS_SRC_SITE, "RJE01" },
-        { "ods/epraccur.csv", ODS_SRC_PRACTICE, "M83001" },
-        { "ods/eother.csv", ODS_SRC_OTHER, "NL3" },
+        { "ods/epraccur.csv", ODS_SRC_PRACTICE, "Q99001" },
+        { "ods/eother.csv", ODS_SRC_OTHER, "QQ1" },
     };
     for (size_t i = 0; i < 4; i++) {
         struct cpis_ods *d = cpis_ods_new();
@@ -225,13 +225,13 @@ static void test_sample_fields(void **state)
 {
     (void)state;
     struct cpis_ods *d = load_samples();
-    const struct cpis_ods_org *o = cpis_ods_find(d, "M83999");
+    const struct cpis_ods_org *o = cpis_ods_find(d, "Q99999");
     assert_non_null(o);
     assert_int_equal(o->status, 'C');
     assert_string_equal(o->close_date, "20230331");
     assert_int_equal(o->prescribing_setting, 4);
     assert_string_equal(o->parent_code, "05V"); /* commissioner */
-    o = cpis_ods_find(d, "RJE09");
+    o = cpis_ods_find(d, "QQE09");
     assert_non_null(o);
     assert_int_equal(o->status, 0);
     assert_int_equal(o->prescribing_setting, -1);
@@ -239,26 +239,26 @@ static void test_sample_fields(void **state)
     assert_string_equal(o->close_date, "");
     /* A practice's commissioner is not reported as a parent trust. */
     struct cpis_ods_resolution r;
-    cpis_ods_resolve(d, "M83001", &r);
+    cpis_ods_resolve(d, "Q99001", &r);
     assert_null(r.parent_code);
     /* Other sample rows: a closed trust, a parent-named ambulance site, a
      * name with doubled quotes, a mental-health trust (-> hospital). */
     cpis_ods_resolve(d, "RLN", &r);
     assert_int_equal(r.closed, 1);
     assert_string_equal(r.setting, "hospital");
-    cpis_ods_resolve(d, "RX7F2", &r);
+    cpis_ods_resolve(d, "QQX02", &r);
     assert_string_equal(r.setting, "ambulance");
     assert_string_equal(r.parent_code, "RX7");
-    cpis_ods_resolve(d, "NV8", &r);
-    assert_string_equal(r.name, "WARRINGTON \"TOGETHER\" COMMUNITY CARE CIC");
+    cpis_ods_resolve(d, "QQ4", &r);
+    assert_string_equal(r.name, "PENNYMEADOW \"TOGETHER\" COMMUNITY CARE CIC");
     assert_string_equal(r.setting, "other");
-    cpis_ods_resolve(d, "NTX", &r);
-    assert_string_equal(r.name, "LEEDS COMMUNITY HEALTHCARE, SOCIAL ENTERPRISE");
+    cpis_ods_resolve(d, "QQ3", &r);
+    assert_string_equal(r.name, "LARKHOLLOW COMMUNITY CARE LEEDS, SOCIAL ENTERPRISE");
     cpis_ods_resolve(d, "RLY", &r);
     assert_string_equal(r.setting, "hospital");
-    cpis_ods_resolve(d, "M83641", &r); /* prescribing setting 7 */
+    cpis_ods_resolve(d, "Q99641", &r); /* prescribing setting 7 */
     assert_string_equal(r.setting, "other");
-    cpis_ods_resolve(d, "RJE60", &r);  /* no phone: the trust's */
+    cpis_ods_resolve(d, "QQE60", &r);  /* no phone: the trust's */
     assert_string_equal(r.phone, "01782 715444");
     cpis_ods_free(d);
 }
@@ -272,8 +272,8 @@ static void test_overrides(void **state)
     struct cpis_ods_resolution r;
 
     /* On a practice: beats the prescribing setting. */
-    assert_int_equal(cpis_ods_set_setting(d, "M83001", "urgent_care"), 0);
-    cpis_ods_resolve(d, "M83001", &r);
+    assert_int_equal(cpis_ods_set_setting(d, "Q99001", "urgent_care"), 0);
+    cpis_ods_resolve(d, "Q99001", &r);
     assert_string_equal(r.setting, "urgent_care");
 
     /* On a trust: applies to the trust and, via the parent, to its sites. */
@@ -282,11 +282,11 @@ static void test_overrides(void **state)
     assert_string_equal(r.setting, "walk_in_centre");
     cpis_ods_resolve(d, "RJE01", &r);
     assert_string_equal(r.setting, "walk_in_centre");
-    cpis_ods_resolve(d, "RJE09", &r);
+    cpis_ods_resolve(d, "QQE09", &r);
     assert_string_equal(r.setting, "walk_in_centre");
     /* The site's own override beats its parent's. */
-    assert_int_equal(cpis_ods_set_setting(d, "RJE09", "hospital"), 0);
-    cpis_ods_resolve(d, "RJE09", &r);
+    assert_int_equal(cpis_ods_set_setting(d, "QQE09", "hospital"), 0);
+    cpis_ods_resolve(d, "QQE09", &r);
     assert_string_equal(r.setting, "hospital");
     cpis_ods_resolve(d, "RJE01", &r);
     assert_string_equal(r.setting, "walk_in_centre");
@@ -294,14 +294,14 @@ static void test_overrides(void **state)
     cpis_ods_resolve(d, "RR801", &r);
     assert_string_equal(r.setting, "hospital");
 
-    /* Beats the name rules (NL3 has 111 in its name). */
-    assert_int_equal(cpis_ods_set_setting(d, "NL3", "out_of_hours"), 0);
-    cpis_ods_resolve(d, "NL3", &r);
+    /* Beats the name rules (QQ1 has 111 in its name). */
+    assert_int_equal(cpis_ods_set_setting(d, "QQ1", "out_of_hours"), 0);
+    cpis_ods_resolve(d, "QQ1", &r);
     assert_string_equal(r.setting, "out_of_hours");
 
     /* NULL removes an override. */
-    assert_int_equal(cpis_ods_set_setting(d, "NL3", NULL), 0);
-    cpis_ods_resolve(d, "NL3", &r);
+    assert_int_equal(cpis_ods_set_setting(d, "QQ1", NULL), 0);
+    cpis_ods_resolve(d, "QQ1", &r);
     assert_string_equal(r.setting, "nhs_111");
 
     /* Invalid setting or code is refused and changes nothing. */
@@ -334,7 +334,7 @@ static void test_override_before_load_and_parent_not_loaded(void **state)
     assert_int_equal(cpis_ods_set_setting(d, "RYA", "ambulance"), 0);
     assert_int_equal(cpis_ods_set_setting(d, "QQQ", "nhs_111"), 0);
     char buf[4096], err[256];
-    struct rowspec a = { .code = "RYA01", .name = "EMERGENCY OPERATIONS CENTRE",
+    struct rowspec a = { .code = "QQA01", .name = "EMERGENCY OPERATIONS CENTRE",
                          .parent = "RYA" };
     struct rowspec b = { .code = "QQQ01", .name = "CALL CENTRE", .parent = "QQQ",
                          .phone = "0300 000 0001" };
@@ -348,7 +348,7 @@ static void test_override_before_load_and_parent_not_loaded(void **state)
     strcat(all, buf);
     assert_int_equal(load_str(d, "ets.csv", all, err, sizeof err), 0);
     struct cpis_ods_resolution r;
-    cpis_ods_resolve(d, "RYA01", &r);
+    cpis_ods_resolve(d, "QQA01", &r);
     assert_string_equal(r.setting, "ambulance");
     assert_string_equal(r.parent_code, "RYA");
     assert_null(r.parent_name);
@@ -475,7 +475,7 @@ static void test_unknown_code(void **state)
 {
     (void)state;
     struct cpis_ods *d = load_samples();
-    const char *codes[] = { "ZZ999", "QQ102", "", "RJE 01", "RJE-01", "ABCDEFGHIJ",
+    const char *codes[] = { "ZZ999", "QQZ02", "", "RJE 01", "RJE-01", "ABCDEFGHIJ",
                             "R\xC3\x89" };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         struct cpis_ods_resolution r;
@@ -1022,7 +1022,7 @@ static void test_parent_fallback(void **state)
                               "RLN,CITY HOSPITALS SUNDERLAND NHS FOUNDATION TRUST,,,,,,,,,,20190331\n",
                               err, sizeof err), 0);
     assert_int_equal(load_str(d, "epraccur.csv",
-                              "B86094,A PRACTICE,,,,,,,,,,,A,,,,,,,,,,,,,4\n", err, sizeof err), 0);
+                              "Q98094,A PRACTICE,,,,,,,,,,,A,,,,,,,,,,,,,4\n", err, sizeof err), 0);
     struct cpis_ods_resolution r;
     cpis_ods_resolve(d, "RKEAA", &r);
     assert_int_equal(r.resolved, 0);
@@ -1041,9 +1041,9 @@ static void test_parent_fallback(void **state)
     assert_int_equal(r.closed, 1);
     assert_string_equal(r.close_date, "20190331");
     /* branch surgery: practice code and three more */
-    cpis_ods_resolve(d, "B86094001", &r);
+    cpis_ods_resolve(d, "Q98094001", &r);
     assert_int_equal(r.via_parent, 1);
-    assert_string_equal(r.parent_code, "B86094");
+    assert_string_equal(r.parent_code, "Q98094");
     assert_string_equal(r.setting, "gp_practice");
     /* neither shape, or a parent nobody holds: unknown */
     cpis_ods_resolve(d, "RKEA", &r);
@@ -1070,22 +1070,22 @@ static void test_other_extracts(void **state)
     struct cpis_ods *d = cpis_ods_new();
     char err[256] = "";
     assert_int_equal(load_str(d, "epraccur.csv",
-                              "\"B86094\",\"A PRACTICE\",,,,,,,,,,,\"A\",,,,,\"0113 000 0000\",,,,,,,,\"4\"\n",
+                              "\"Q98094\",\"A PRACTICE\",,,,,,,,,,,\"A\",,,,,\"0113 000 0000\",,,,,,,,\"4\"\n",
                               err, sizeof err), 0);
     assert_int_equal(load_str(d, "ebranchs.csv",
-                              "\"B86094002\",\"A BRANCH SURGERY\",\"Y63\",\"QWO\"\n", err, sizeof err), 0);
+                              "\"Q98094002\",\"A BRANCH SURGERY\",\"Y63\",\"QWO\"\n", err, sizeof err), 0);
     assert_int_equal(load_str(d, "eother.csv", "XYZ12,SOME OTHER ORGANISATION\n", err,
                               sizeof err), 0);
     assert_int_equal(load_str(d, "ecare.csv", "VAB12,A CARE HOME,,,,,,,,,,,,,,,,01234 567890\n",
                               err, sizeof err), 0);
     struct cpis_ods_resolution r;
-    cpis_ods_resolve(d, "B86094002", &r);
+    cpis_ods_resolve(d, "Q98094002", &r);
     assert_int_equal(r.resolved, 1);
     assert_string_equal(r.name, "A BRANCH SURGERY");
-    assert_string_equal(r.parent_code, "B86094");
+    assert_string_equal(r.parent_code, "Q98094");
     assert_string_equal(r.phone, "0113 000 0000");
     assert_string_equal(r.setting, "gp_practice");
-    assert_int_equal(cpis_ods_find(d, "B86094002")->source, ODS_SRC_BRANCH);
+    assert_int_equal(cpis_ods_find(d, "Q98094002")->source, ODS_SRC_BRANCH);
     cpis_ods_resolve(d, "XYZ12", &r);
     assert_int_equal(r.resolved, 1);
     assert_string_equal(r.setting, "other");

@@ -361,9 +361,9 @@ static void test_every_code_in_memory(void **state)
     } edits[] = {
         {"extension=\"9449305552\"", "extension=\"9449305553\"", CPIS_MSG_INVALID_NHS_NUMBER},
         {"extension=\"9449305552\"", "extension=\"944-930-5552\"", CPIS_MSG_INVALID_NHS_NUMBER},
-        {"extension=\"RYA01\"", "extension=\"RYA 01\"", CPIS_MSG_INVALID_ODS_CODE},
-        {"extension=\"RYA01\"", "extension=\"\xC3\x89RYA\"", CPIS_MSG_INVALID_ODS_CODE},
-        {"extension=\"RYA01\"", "extension=\"\"", CPIS_MSG_MISSING_FIELD},
+        {"extension=\"QQA01\"", "extension=\"QQA 01\"", CPIS_MSG_INVALID_ODS_CODE},
+        {"extension=\"QQA01\"", "extension=\"\xC3\x89QQA\"", CPIS_MSG_INVALID_ODS_CODE},
+        {"extension=\"QQA01\"", "extension=\"\"", CPIS_MSG_MISSING_FIELD},
         {"value=\"202403151405+0000\"", "value=\"2024031514+01\"", CPIS_MSG_INVALID_TIMESTAMP},
         {"value=\"202403151405+0000\"", "value=\"20241315\"", CPIS_MSG_INVALID_TIMESTAMP},
         {"value=\"202403151405+0000\"", "value=\"\"", CPIS_MSG_MISSING_FIELD},
@@ -373,10 +373,10 @@ static void test_every_code_in_memory(void **state)
         {"<v3:CP-ISAccessToServiceNotification xmlns:v3=\"urn:hl7-org:v3\"",
          "<!DOCTYPE x [<!ENTITY a \"b\">]><v3:CP-ISAccessToServiceNotification xmlns:v3=\"urn:hl7-org:v3\"",
          CPIS_MSG_FORBIDDEN_CONSTRUCT},
-        {"WMAS EMERGENCY", "&#x26;amp; &unknown; EMERGENCY", CPIS_MSG_FORBIDDEN_CONSTRUCT},
+        {"CRESTWOOD EMERGENCY", "&#x26;amp; &unknown; EMERGENCY", CPIS_MSG_FORBIDDEN_CONSTRUCT},
         {"v3:CP-ISAccessToServiceNotification xmlns", "v3:CP-ISAccessToServiceNotification a=\"1\" a=\"2\" xmlns",
          CPIS_MSG_MALFORMED},
-        {"WMAS EMERGENCY", "WMAS \x01 EMERGENCY", CPIS_MSG_MALFORMED /* not an XML char */},
+        {"CRESTWOOD EMERGENCY", "CRESTWOOD \x01 EMERGENCY", CPIS_MSG_MALFORMED /* not an XML char */},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         const char *at = strstr(doc, edits[i].from);

@@ -166,7 +166,7 @@ static void test_cascade_v6(void **state)
     assert_non_null(p111);
     assert_non_null(pstoke);
     assert_true(p111 < pstoke);
-    assert_non_null(strstr(body, "WMAS Emergency Operations Centre"));
+    assert_non_null(strstr(body, "WMAS Crestwood Emergency Operations Centre"));
     assert_non_null(strstr(body, "01782"));
     const struct fh_row *note = only_row(&e.fh.notes);
     assert_int_equal(note->n1, 5);
@@ -675,7 +675,7 @@ struct stress {
 
 static char **stress_messages(void)
 {
-    static const char *sites[] = {"RYA01", "RYA02", "RJE01", "RJE09", "NL3"};
+    static const char *sites[] = {"QQA01", "QQA02", "RJE01", "QQE09", "QQ1"};
     char **m = calloc(STRESS_N, sizeof *m);
     for (unsigned c = 0; c < STRESS_CHILDREN; c++) {
         char nhs[11];

@@ -40,11 +40,11 @@ static void fill(struct wf_child *c)
         snprintf(a->key, sizeof a->key, "%s", c->hist[i].key);
         a->at = at[i];
         snprintf(a->notification_id, sizeof a->notification_id, "N-%zu", i);
-        snprintf(a->place_code, sizeof a->place_code, "%s", i ? "RYA01" : "NL3");
+        snprintf(a->place_code, sizeof a->place_code, "%s", i ? "QQA01" : "QQ1");
         snprintf(a->place, sizeof a->place, "%s", i ? "WMAS \"EOC\"" : "NHS 111, West");
         a->place_resolved = 1;
         snprintf(a->setting, sizeof a->setting, "%s", i ? "ambulance" : "nhs_111");
-        snprintf(a->phone, sizeof a->phone, "01384 215555");
+        snprintf(a->phone, sizeof a->phone, "0121 496 0555");
         snprintf(a->viewer, sizeof a->viewer, "Sam Hughes");
         snprintf(a->role, sizeof a->role, "R8003");
         a->system = i == 0;
@@ -101,7 +101,7 @@ static void test_done_and_one_access_entries(void **state)
     o->acc = calloc(1, sizeof *o->acc);
     snprintf(o->acc[0].key, sizeof o->acc[0].key, "%s", c.hist[2].key);
     o->acc[0].at = c.hist[2].at;
-    snprintf(o->acc[0].place, sizeof o->acc[0].place, "COUNTY HOSPITAL");
+    snprintf(o->acc[0].place, sizeof o->acc[0].place, "STAFFORD BRIARWOOD HOSPITAL");
     char *json = cpis_state_encode(&c);
     /* format 4: the episode line carries done 1 and its time */
     assert_non_null(strstr(json, "\nE 1710511320 1710511500 2 1 1710600000 2 ep-"));
@@ -114,7 +114,7 @@ static void test_done_and_one_access_entries(void **state)
     assert_int_equal(d.one[0].revision, 2);
     assert_int_equal(d.one[0].done, 1);
     assert_int_equal(d.one[0].done_at, 1733800000);
-    assert_string_equal(d.one[0].acc[0].place, "COUNTY HOSPITAL");
+    assert_string_equal(d.one[0].acc[0].place, "STAFFORD BRIARWOOD HOSPITAL");
     free(json);
     wf_child_free(&d);
     /* not done, no entries kept: neither key is written */
@@ -260,9 +260,9 @@ static void test_reads_format_3_whole(void **state)
     const char *v3 =
         "{\"v\":3,\"hist\":\"1710511320 a1 1;1710511500 a2\",\"ep\":[{\"id\":\"ep-a1\","
         "\"first\":1710511320,\"last\":1710511500,\"rev\":3,\"done\":1,\"done_at\":1710600000,"
-        "\"acc\":[{\"key\":\"a1\",\"at\":1710511320,\"nid\":\"N-1\",\"code\":\"RYA01\","
+        "\"acc\":[{\"key\":\"a1\",\"at\":1710511320,\"nid\":\"N-1\",\"code\":\"QQA01\","
         "\"place\":\"WMAS\",\"res\":1,\"parent\":\"West Midlands\",\"setting\":\"ambulance\","
-        "\"phone\":\"01384 215555\",\"viewer\":\"Sam Hughes\",\"role\":\"R8003\","
+        "\"phone\":\"0121 496 0555\",\"viewer\":\"Sam Hughes\",\"role\":\"R8003\","
         "\"role_name\":\"Paramedic\",\"sys\":1,\"sys_name\":\"CAS\",\"inmsg\":\"W.M.A.S.\","
         "\"via\":1,\"closed\":\"20240101\"}]}],\"one\":[{\"id\":\"land/a2\",\"first\":1710511500,"
         "\"last\":1710511500,\"rev\":1,\"acc\":[{\"key\":\"a2\",\"at\":1710511500}]}]}";

@@ -88,17 +88,17 @@ static struct wf_access mk(struct spec s)
     return a;
 }
 
-#define NAME_111 "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS"
+#define NAME_111 "KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS"
 #define NAME_RYA "WEST MIDLANDS AMBULANCE SERVICE UNIVERSITY NHS FOUNDATION TRUST"
-#define NAME_RYA01 "WMAS EMERGENCY OPERATIONS CENTRE"
-#define NAME_RYA02 "STAFFORD AMBULANCE HUB"
+#define NAME_QQA01 "WMAS CRESTWOOD EMERGENCY OPERATIONS CENTRE"
+#define NAME_QQA02 "STAFFORD LARKSPUR AMBULANCE HUB"
 #define NAME_RJE "UNIVERSITY HOSPITALS OF NORTH MIDLANDS NHS TRUST"
 #define NAME_RJE01 "ROYAL STOKE UNIVERSITY HOSPITAL"
 /* As people read them (wf_display_name: title case, NHS abbreviations kept). */
-#define SHOW_111 "DHU Health Care CIC - NHS 111 West Midlands"
+#define SHOW_111 "Kestrelmoor Health Care CIC - NHS 111 West Midlands"
 #define SHOW_RYA "West Midlands Ambulance Service University NHS Foundation Trust"
-#define SHOW_RYA01 "WMAS Emergency Operations Centre"
-#define SHOW_RYA02 "Stafford Ambulance Hub"
+#define SHOW_QQA01 "WMAS Crestwood Emergency Operations Centre"
+#define SHOW_QQA02 "Stafford Larkspur Ambulance Hub"
 #define SHOW_RJE "University Hospitals of North Midlands NHS Trust"
 #define SHOW_RJE01 "Royal Stoke University Hospital"
 #define PHONE_111 "0300 100 1111"
@@ -109,18 +109,18 @@ static struct wf_access mk(struct spec s)
 static void cascade(struct wf_access out[5])
 {
     out[0] = mk((struct spec){.at = utc(2024, 3, 15, 14, 2), .author = "asid-111",
-                              .code = "NL3", .place = NAME_111, .resolved = 1,
+                              .code = "QQ1", .place = NAME_111, .resolved = 1,
                               .setting = "nhs_111", .phone = PHONE_111,
                               .viewer = "Jo Clarke", .system = 1,
                               .nid = "NID-1"});
     out[1] = mk((struct spec){.at = utc(2024, 3, 15, 14, 5), .author = "u-ctl",
-                              .code = "RYA01", .place = NAME_RYA01, .resolved = 1,
+                              .code = "QQA01", .place = NAME_QQA01, .resolved = 1,
                               .parent = NAME_RYA, .setting = "ambulance",
                               .phone = PHONE_RYA, .viewer = "Alex Green",
                               .role = "R8003", .role_name = "Call Handler",
                               .nid = "NID-2"});
     out[2] = mk((struct spec){.at = utc(2024, 3, 15, 14, 20), .author = "u-crew",
-                              .code = "RYA02", .place = NAME_RYA02, .resolved = 1,
+                              .code = "QQA02", .place = NAME_QQA02, .resolved = 1,
                               .parent = NAME_RYA, .setting = "ambulance",
                               .phone = PHONE_RYA, .viewer = "Chris Hall",
                               .role = "R1370", .role_name = "Paramedic",
@@ -283,7 +283,7 @@ static void test_access_key(void **st)
     assert_string_not_equal(k, k2);
     wf_access_key("9449305552", 1710511320, "u-2", "RJE01", k2);
     assert_string_not_equal(k, k2);
-    wf_access_key("9449305552", 1710511320, "u-1", "RJE09", k2);
+    wf_access_key("9449305552", 1710511320, "u-1", "QQE09", k2);
     assert_string_not_equal(k, k2);
 }
 
@@ -494,7 +494,7 @@ static void test_v6_open_case(void **st)
     assert_null(l->owned_episode);
     assert_non_null(strstr(l->title, "C-1001"));
     assert_non_null(strstr(l->body, "NHS 111 system, responsible: Jo Clarke"));
-    assert_non_null(strstr(l->body, SHOW_111 " (NL3)"));
+    assert_non_null(strstr(l->body, SHOW_111 " (QQ1)"));
     assert_non_null(strstr(l->body, "15 Mar 2024 14:02"));
 
     cat(id, sizeof id, "note/", epid);
@@ -632,7 +632,7 @@ static void test_landing_without_episodes(void **st)
     assert_ptr_equal(l->episode, l->owned_episode);
     assert_int_equal(l->episode->n, 1);
     assert_string_equal(l->episode->acc[0].key, acc[2].key);
-    assert_non_null(strstr(l->body, SHOW_RYA02 " (RYA02)"));
+    assert_non_null(strstr(l->body, SHOW_QQA02 " (QQA02)"));
     assert_non_null(strstr(l->body, "part of " SHOW_RYA));
     cat(id, sizeof id, "note/", acc[2].key);
     const struct wf_action *n = find(&o, id);
@@ -780,8 +780,8 @@ static void test_cascade_v6(void **st)
 
     /* each place once, with its times */
     const char *pathway =
-        "Pathway: NHS 111: " SHOW_111 " 14:02 -> Ambulance service: " SHOW_RYA01
-        " 14:05 -> Ambulance service: " SHOW_RYA02 " 14:20 -> Hospital: " SHOW_RJE01
+        "Pathway: NHS 111: " SHOW_111 " 14:02 -> Ambulance service: " SHOW_QQA01
+        " 14:05 -> Ambulance service: " SHOW_QQA02 " 14:20 -> Hospital: " SHOW_RJE01
         " 15:10, 18:45\n";
     const char *texts[2] = {last_landing, last_note};
     for (int t = 0; t < 2; t++) {
@@ -795,11 +795,11 @@ static void test_cascade_v6(void **st)
         assert_non_null(strstr(b, "15 Mar 2024 14:02 GMT to 15 Mar 2024 18:45 GMT (5 views"));
         /* details in time order, with names, parents, roles and phones */
         const char *order[] = {
-            "1. 15 Mar 2024 14:02 GMT", SHOW_111 " (NL3)",
+            "1. 15 Mar 2024 14:02 GMT", SHOW_111 " (QQ1)",
             "NHS 111 system, responsible: Jo Clarke", PHONE_111,
-            "2. 15 Mar 2024 14:05 GMT", SHOW_RYA01 " (RYA01), part of " SHOW_RYA,
+            "2. 15 Mar 2024 14:05 GMT", SHOW_QQA01 " (QQA01), part of " SHOW_RYA,
             "Alex Green, Call Handler\n", PHONE_RYA,
-            "3. 15 Mar 2024 14:20 GMT", SHOW_RYA02 " (RYA02)", "Chris Hall, Paramedic",
+            "3. 15 Mar 2024 14:20 GMT", SHOW_QQA02 " (QQA02)", "Chris Hall, Paramedic",
             "4. 15 Mar 2024 15:10 GMT", SHOW_RJE01 " (RJE01), part of " SHOW_RJE,
             "Dr Sam Patel, Specialist Registrar\n", PHONE_RJE,
             "5. 15 Mar 2024 18:45 GMT", "Kim Lee, Staff Nurse\n", PHONE_RJE};
@@ -810,9 +810,9 @@ static void test_cascade_v6(void **st)
                 fail_msg("missing or out of order: %s", order[k]);
             from = q + strlen(order[k]);
         }
-        assert_code_named(b, "NL3", SHOW_111);
-        assert_code_named(b, "RYA01", SHOW_RYA01);
-        assert_code_named(b, "RYA02", SHOW_RYA02);
+        assert_code_named(b, "QQ1", SHOW_111);
+        assert_code_named(b, "QQA01", SHOW_QQA01);
+        assert_code_named(b, "QQA02", SHOW_QQA02);
         assert_code_named(b, "RJE01", SHOW_RJE01);
         assert_non_null(strstr(b, "Kind of setting: Ambulance service"));
     }
@@ -1175,12 +1175,12 @@ static void incident_set(struct wf_access out[8])
 {
     cascade(out);
     int64_t d3 = utc(2024, 3, 18, 20, 0);
-    out[5] = mk((struct spec){.at = d3, .author = "z1", .code = "M83620",
-                              .place = "STAFFORDSHIRE DOCTORS URGENT CARE OOH",
+    out[5] = mk((struct spec){.at = d3, .author = "z1", .code = "Q99620",
+                              .place = "ROWANBANK DOCTORS URGENT CARE OOH",
                               .resolved = 1, .setting = "out_of_hours"});
     out[6] = mk((struct spec){.at = d3 + 3600, .author = "z2"});
     out[7] = mk((struct spec){.at = utc(2024, 4, 10, 9, 0), .author = "z3",
-                              .code = "M83001", .place = "THE GREEN MEDICAL PRACTICE",
+                              .code = "Q99001", .place = "THISTLEGATE MEDICAL PRACTICE",
                               .resolved = 1, .setting = "gp_practice"});
 }
 
@@ -1529,11 +1529,11 @@ static void test_render_places_and_viewers(void **st)
     a[1] = mk((struct spec){.at = utc(2024, 7, 1, 13, 30), .code = "RXX98",
                             .place = "Somewhere Clinic", .resolved = 0,
                             .setting = "unknown", .role = "R0260"});
-    a[2] = mk((struct spec){.at = utc(2024, 7, 2, 9, 10), .code = "M83010",
-                            .place = "HANLEY WALK-IN CENTRE", .resolved = 1,
+    a[2] = mk((struct spec){.at = utc(2024, 7, 2, 9, 10), .code = "Q99010",
+                            .place = "HANLEY FERNWICK WALK-IN CENTRE", .resolved = 1,
                             .setting = "walk_in_centre", .phone = "01782 000000",
                             .system = 1, .system_name = "Adastra"});
-    a[3] = mk((struct spec){.at = utc(2024, 7, 2, 9, 20), .code = "NL3",
+    a[3] = mk((struct spec){.at = utc(2024, 7, 2, 9, 20), .code = "QQ1",
                             .place = SHOW_111, .resolved = 1, .setting = "nhs_111",
                             .system = 1});
     struct wf_episode ep;
@@ -1560,8 +1560,8 @@ static void test_render_places_and_viewers(void **st)
     assert_non_null(strstr(b, "Pathway: Unknown setting: RXX99, code not found in ODS data 14:00 -> "
                               "Unknown setting: Somewhere Clinic, code RXX98 not "
                               "found in ODS data 14:30 -> Walk-in centre: "
-                              "Hanley Walk-in Centre 2 Jul 10:10 -> NHS 111: " SHOW_111 " 10:20\n"));
-    assert_code_named(b, "M83010", "Hanley Walk-in Centre");
+                              "Hanley Fernwick Walk-in Centre 2 Jul 10:10 -> NHS 111: " SHOW_111 " 10:20\n"));
+    assert_code_named(b, "Q99010", "Hanley Fernwick Walk-in Centre");
     assert_true(ends_with(b, "ACTION TAKEN (to be completed by the social worker):\n\n"));
     free(b);
 
@@ -1640,15 +1640,15 @@ static void test_repeats_every_flag_mix(void **st)
     struct wf_access a[3];
     a[0] = mk((struct spec){.at = utc(2024, 3, 10, 9, 0), .code = "RJE01",
                             .place = NAME_RJE01, .resolved = 1, .author = "u1"});
-    a[1] = mk((struct spec){.at = utc(2024, 4, 9, 22, 0), .code = "RYA01",
-                            .place = NAME_RYA01, .resolved = 1, .setting = "ambulance",
+    a[1] = mk((struct spec){.at = utc(2024, 4, 9, 22, 0), .code = "QQA01",
+                            .place = NAME_QQA01, .resolved = 1, .setting = "ambulance",
                             .author = "u2"});
-    a[2] = mk((struct spec){.at = utc(2024, 9, 26, 12, 0), .code = "NL3", .place = NAME_111,
+    a[2] = mk((struct spec){.at = utc(2024, 9, 26, 12, 0), .code = "QQ1", .place = NAME_111,
                             .resolved = 1, .setting = "nhs_111", .author = "u3"});
     /* expected count per visit; the 3rd: 10 Mar is 200 days before, out */
     static const int want[3] = {1, 2, 2};
     const char *earlier[3] = {NULL, "earlier 10 Mar 2024, " SHOW_RJE01,
-                              "earlier 9 Apr 2024, " SHOW_RYA01 "\n"};
+                              "earlier 9 Apr 2024, " SHOW_QQA01 "\n"};
     for (int version = 5; version <= 6; version++) {
         for (int mix = 0; mix < 32; mix++) {
             struct wf_policy p = version == 5 ? v5() : v6();

@@ -262,7 +262,8 @@ char *wf_render_child(const struct cpis_case *c);
 /* A name for people: an ALL-CAPITALS ODS name in title case that keeps NHS
  * abbreviations and codes as they are ("UNIVERSITY HOSPITALS OF NORTH
  * MIDLANDS NHS TRUST" -> "University Hospitals of North Midlands NHS Trust",
- * "WMAS EMERGENCY OPERATIONS CENTRE" -> "WMAS Emergency Operations Centre");
+ * "WMAS CRESTWOOD EMERGENCY OPERATIONS CENTRE" ->
+ * "WMAS Crestwood Emergency Operations Centre");
  * a name with any lower-case letter is copied as it is. */
 void wf_display_name(const char *name, char *out, size_t cap);
 

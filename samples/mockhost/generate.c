@@ -101,8 +101,8 @@ static uint64_t nhs_candidate(uint64_t seed, uint64_t k)
 
 enum site {
     S_111, S_CONTROL, S_CONTROL_NW, S_CREW,
-    S_AE_STOKE, S_AE_COUNTY, S_AE_LEEDS,
-    S_WARD_STOKE, S_WARD_COUNTY, S_WARD_LEEDS,
+    S_AE_STOKE, S_AE_BRIARWOOD, S_AE_LEEDS,
+    S_WARD_STOKE, S_WARD_BRIARWOOD, S_WARD_LEEDS,
     S_WALKIN, S_OOH, S_UTC, S_GP, S_SARC,
     S_COUNT
 };
@@ -114,36 +114,36 @@ struct site_info {
 };
 
 static const struct site_info SITES[S_COUNT] = {
-    [S_111] = {"NL3", "DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS", "nhs111", 1,
+    [S_111] = {"QQ1", "KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS", "nhs111", 1,
                "R8003", "Health Professional Access Role"},
-    [S_CONTROL] = {"RYA01", "WMAS EMERGENCY OPERATIONS CENTRE", "ambulance-control",
-                   0, "R8003", "Health Professional Access Role"},
+    [S_CONTROL] = {"QQA01", "WMAS CRESTWOOD EMERGENCY OPERATIONS CENTRE",
+                   "ambulance-control", 0, "R8003", "Health Professional Access Role"},
     [S_CONTROL_NW] = {"RX7", "NORTH WEST AMBULANCE SERVICE NHS TRUST",
                       "ambulance-control", 0, "R8003",
                       "Health Professional Access Role"},
-    [S_CREW] = {"RYA02", "STAFFORD AMBULANCE HUB", "ambulance-crew", 0, "R8003",
+    [S_CREW] = {"QQA02", "STAFFORD LARKSPUR AMBULANCE HUB", "ambulance-crew", 0, "R8003",
                 "Health Professional Access Role"},
     [S_AE_STOKE] = {"RJE01", "ROYAL STOKE UNIVERSITY HOSPITAL",
                     "emergency-department", 0, "R0260", "Medical Practitioner"},
-    [S_AE_COUNTY] = {"RJE09", "COUNTY HOSPITAL", "emergency-department", 0, "R0260",
-                     "Medical Practitioner"},
+    [S_AE_BRIARWOOD] = {"QQE09", "STAFFORD BRIARWOOD HOSPITAL", "emergency-department",
+                        0, "R0260", "Medical Practitioner"},
     [S_AE_LEEDS] = {"RR801", "LEEDS GENERAL INFIRMARY", "emergency-department", 0,
                     "R0260", "Medical Practitioner"},
     [S_WARD_STOKE] = {"RJE01", "ROYAL STOKE UNIVERSITY HOSPITAL", "ward", 0,
                       "R0570", "Nurse Access Role"},
-    [S_WARD_COUNTY] = {"RJE09", "COUNTY HOSPITAL", "ward", 0, "R0570",
-                       "Nurse Access Role"},
+    [S_WARD_BRIARWOOD] = {"QQE09", "STAFFORD BRIARWOOD HOSPITAL", "ward", 0, "R0570",
+                          "Nurse Access Role"},
     [S_WARD_LEEDS] = {"RR801", "LEEDS GENERAL INFIRMARY", "ward", 0, "R0570",
                       "Nurse Access Role"},
-    [S_WALKIN] = {"M83010", "HANLEY WALK-IN CENTRE", "walk-in-centre", 0, "R8000",
-                  "Clinical Practitioner Access Role"},
-    [S_OOH] = {"M83620", "STAFFORDSHIRE DOCTORS URGENT CARE OOH", "out-of-hours", 0,
+    [S_WALKIN] = {"Q99010", "HANLEY FERNWICK WALK-IN CENTRE", "walk-in-centre", 0,
+                  "R8000", "Clinical Practitioner Access Role"},
+    [S_OOH] = {"Q99620", "ROWANBANK DOCTORS URGENT CARE OOH", "out-of-hours", 0,
                "R0260", "Medical Practitioner"},
-    [S_UTC] = {"M83700", "CANNOCK URGENT TREATMENT CENTRE", "urgent-care", 0,
+    [S_UTC] = {"Q99700", "CANNOCK HEATHERSIDE URGENT TREATMENT CENTRE", "urgent-care", 0,
                "R8000", "Clinical Practitioner Access Role"},
-    [S_GP] = {"M83001", "THE GREEN MEDICAL PRACTICE", "gp-practice", 0, "R0260",
+    [S_GP] = {"Q99001", "THISTLEGATE MEDICAL PRACTICE", "gp-practice", 0, "R0260",
               "Medical Practitioner"},
-    [S_SARC] = {"M83800", "THE SUNFLOWER CENTRE SARC", "sarc", 0, "R8000",
+    [S_SARC] = {"Q99800", "THE WILLOWGLADE CENTRE SARC", "sarc", 0, "R8000",
                 "Clinical Practitioner Access Role"},
 };
 
@@ -557,7 +557,7 @@ static int child_events(const struct gen_plan *g, uint32_t idx, struct evbuf *ou
         }
         default: {
             static const uint8_t singles[] = {S_111, S_111, S_AE_STOKE, S_AE_STOKE,
-                                              S_AE_COUNTY, S_WALKIN, S_WALKIN,
+                                              S_AE_BRIARWOOD, S_WALKIN, S_WALKIN,
                                               S_OOH, S_UTC, S_UTC, S_GP, S_SARC};
             seq[0] = singles[rng_below(&r, sizeof singles)];
             break;
@@ -844,7 +844,7 @@ static void render_fhir(struct sbuf *b, const struct msg_facts *f, struct rng *r
     const struct site_info *s = f->site;
     uint32_t rnd = f->rnd;
     const char *given = GIVEN[rnd % 10], *family = FAMILY[(rnd / 10) % 10];
-    char org[160];
+    char org[320]; /* the identifier, the name and the code: room for long ODS names */
     if (s->system)
         snprintf(org, sizeof org, "\"display\": \"%s (%s)\"", s->name, s->code);
     else

@@ -65,8 +65,8 @@ check "four cards (articles)" test "$(count '<article class="card"')" -eq 4
 check "four card headings (h3)" test "$(count '<h3 id="card-')" -eq 4
 check "timelines are ordered lists" test "$(count '<ol class="timeline"')" -eq 4
 check "time elements carry datetime" test "$(count '<time datetime="2024-')" -ge 13
-for place in "Royal Stoke University Hospital" "WMAS Emergency Operations Centre" \
-             "Stafford Ambulance Hub" "DHU Health Care CIC - NHS 111 West Midlands" \
+for place in "Royal Stoke University Hospital" "WMAS Crestwood Emergency Operations Centre" \
+             "Stafford Larkspur Ambulance Hub" "Kestrelmoor Health Care CIC - NHS 111 West Midlands" \
              "Leeds General Infirmary"; do
   check "place shown: $place" has "$place"
 done
@@ -74,8 +74,9 @@ for s in "Ambulance service" "Hospital" "NHS 111"; do
   check "kind of setting shown: $s" has ">$s</span>"
 done
 check "tel: link Royal Stoke" has '<a href="tel:+441782715444">Call 01782 715444</a>'
-check "tel: link ambulance" has '<a href="tel:+441384215555">Call 01384 215555</a>'
-check "tel: link NHS 111" has '<a href="tel:+443001000404">Call 0300 100 0404</a>'
+check "tel: link ambulance (the crew hub has no phone: its trust's)" has '<a href="tel:+441384215555">Call 01384 215555</a>'
+check "tel: link ambulance control (its own)" has '<a href="tel:+441214960555">Call 0121 496 0555</a>'
+check "tel: link NHS 111" has '<a href="tel:+443069990404">Call 0306 999 0404</a>'
 check "who viewed: a person" has '<strong>Olivia Bennett</strong>, Nurse Access Role'
 check "who viewed: a system, and who was responsible" has 'Viewed by the <strong>NHS 111 system</strong>; responsible: <strong>Jo Clarke</strong>'
 check "entry state shown" has 'Awaiting your action</p>'
@@ -91,7 +92,7 @@ check "cascade timeline in time order (got: $order)" \
   test "$order" = "2024-03-15T18:45:00Z 2024-03-15T14:02:00Z 2024-03-15T14:05:00Z 2024-03-15T14:20:00Z 2024-03-15T14:29:58Z 2024-03-15T15:10:00Z 2024-03-15T18:45:00Z "
 places=$(grep -oE 'class="place">[^<]+' "$T/cascade.html" | sed 's/.*>//' | tr '\n' '|')
 check "cascade places in pathway order, each once" test "$places" = \
-  "DHU Health Care CIC - NHS 111 West Midlands |WMAS Emergency Operations Centre |Stafford Ambulance Hub |Leeds General Infirmary |Royal Stoke University Hospital |"
+  "Kestrelmoor Health Care CIC - NHS 111 West Midlands |WMAS Crestwood Emergency Operations Centre |Stafford Larkspur Ambulance Hub |Leeds General Infirmary |Royal Stoke University Hospital |"
 
 # Cards: repeats first (C-1003's 22 Mar and 16 Mar episodes), then newest;
 # here that is also newest first.  The "Latest" time of each card, in order.
@@ -132,12 +133,12 @@ sed -n '/<pre id="shown">/,/<\/pre>/p' "$T/shown.dom" | sed 's/<[^>]*>//g; s/&am
 SHOWN="$T/shown.txt"
 check "innerText read through the DOM" test "$(wc -l <"$SHOWN")" -gt 20
 check "shown: heading" grep -q 'CP-IS notifications' "$SHOWN"
-for place in "Royal Stoke University Hospital" "WMAS Emergency Operations Centre" \
-             "DHU Health Care CIC - NHS 111 West Midlands"; do
+for place in "Royal Stoke University Hospital" "WMAS Crestwood Emergency Operations Centre" \
+             "Kestrelmoor Health Care CIC - NHS 111 West Midlands"; do
   check "shown: $place" grep -qF "$place" "$SHOWN"
 done
 check "shown: phone 01782 715444" grep -q 'Call 01782 715444' "$SHOWN"
-check "shown: phone 0300 100 0404" grep -q 'Call 0300 100 0404' "$SHOWN"
+check "shown: phone 0306 999 0404" grep -q 'Call 0306 999 0404' "$SHOWN"
 check "shown: who viewed" grep -q 'Olivia Bennett' "$SHOWN"
 check "shown: UK times" grep -q '18:45 GMT' "$SHOWN"
 check "shown: entry state" grep -q 'Awaiting your action' "$SHOWN"
@@ -147,7 +148,7 @@ check "shown: the Feb episode (it awaits action: never folded away)" grep -q '20
 check "shown: the repeat mark" grep -q 'Repeat' "$SHOWN"
 check "shown text: no 10-digit number" bash -c "! grep -qE '(^|[^0-9])[0-9]{10}([^0-9]|$)' '$SHOWN'"
 check "shown text in order: 111 before the ward" bash -c \
-  "a=\$(grep -n 'WMAS Emergency' '$SHOWN' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$SHOWN' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
+  "a=\$(grep -n 'WMAS Crestwood Emergency' '$SHOWN' | head -1 | cut -d: -f1); b=\$(grep -n '18:45 GMT' '$SHOWN' | tail -1 | cut -d: -f1); [ -n \"\$a\" ] && [ -n \"\$b\" ] && [ \"\$a\" -lt \"\$b\" ]"
 
 # ---- what only a PDF shows: the printed page --------------------------------------
 if command -v pdftotext >/dev/null 2>&1; then

@@ -79,7 +79,7 @@ check "cards: the repeat first, then newest, the done one last (got: $names)" \
   test "$names" = "Noah Clarke|Noah Clarke|Amelia Hughes|"
 check "the first card is marked as a repeat" grep -q '<article class="card" data-repeat="true" aria-labelledby="card-1">' "$DOM"
 check "repeat text with the earlier date and place" \
-  grep -q 'Repeat</span>2nd episode for this child in 183 days: earlier 16 Mar 2024, DHU Health Care CIC - NHS 111 West Midlands' "$DOM"
+  grep -q 'Repeat</span>2nd episode for this child in 183 days: earlier 16 Mar 2024, Kestrelmoor Health Care CIC - NHS 111 West Midlands' "$DOM"
 check "date of birth shown" grep -q 'Born <strong>3 Nov 2019</strong>' "$DOM"
 check "awaiting state shown" grep -q 'Awaiting your action</p>' "$DOM"
 check "done card folded in a closed <details>" \
@@ -105,7 +105,7 @@ check "no positive tabindex" bash -c "! grep -qE 'tabindex=\"[1-9]' '$DOM'"
 grep -oE '<a [^>]*href="[^"]*"|<summary' "$DOM" | sed -E 's/.*href="([^"]*)".*/\1/' >"$T/tab.txt"
 check "tab order starts with the skip link" test "$(head -1 "$T/tab.txt")" = "#main"
 check "tab order: NHS 111's Call link (2nd card) before the Done toggle" \
-  bash -c "n=\$(grep -n 'tel:+443001000404' '$T/tab.txt' | head -1 | cut -d: -f1); s=\$(grep -n '<summary' '$T/tab.txt' | cut -d: -f1); [ -n \"\$n\" ] && [ -n \"\$s\" ] && [ \"\$n\" -lt \"\$s\" ]"
+  bash -c "n=\$(grep -n 'tel:+443069990404' '$T/tab.txt' | head -1 | cut -d: -f1); s=\$(grep -n '<summary' '$T/tab.txt' | cut -d: -f1); [ -n \"\$n\" ] && [ -n \"\$s\" ] && [ \"\$n\" -lt \"\$s\" ]"
 check "tab order: the Done toggle before the done card's Call links" \
   bash -c "s=\$(grep -n '<summary' '$T/tab.txt' | cut -d: -f1); r=\$(grep -n 'tel:+441782715444' '$T/tab.txt' | tail -1 | cut -d: -f1); [ -n \"\$s\" ] && [ -n \"\$r\" ] && [ \"\$s\" -lt \"\$r\" ]"
 

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!d)
         return 0;
     cpis_ods_set_setting(d, "RYA", "ambulance");
-    cpis_ods_set_setting(d, "M83001", "urgent_care");
+    cpis_ods_set_setting(d, "Q99001", "urgent_care");
     char err[256];
     int rc = cpis_ods_load_buffer(d, name, (const char *)data, size, err, sizeof err);
     if (rc != 0 && cpis_ods_count(d) != 0)
@@ -74,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (skipped != f->rows_skipped || (f->rows_read == 0) != (f->not_extract != 0))
         __builtin_trap();
 
-    static const char *const fixed[] = { "RJE01", "rya01", "M83001", "NL3", "Q1",
-                                         "", "ABCDEFGHIJ", "RJEAA", "M83001001" };
+    static const char *const fixed[] = { "RJE01", "rya01", "Q99001", "QQ1", "Q1",
+                                         "", "ABCDEFGHIJ", "RJEAA", "Q99001001" };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         check_resolution(d, fixed[i]);
 

@@ -13,10 +13,10 @@ GZ=$S/mesh-gzip
 # ---- ODS: config check per file --------------------------------------------
 mkdir -p "$tmp/ods"
 cp "$SHEET/etr.csv" "$tmp/ods/etr.csv"
-printf 'RJE01,ROYAL STOKE UNIVERSITY HOSPITAL,Y60,QNC,,,,,,,,,,A,RJE\n"RJE09,BROKEN QUOTE\nRJE 9,SPACE IN CODE\n' >"$tmp/ods/ets.csv"
+printf 'RJE01,ROYAL STOKE UNIVERSITY HOSPITAL,Y60,QNC,,,,,,,,,,A,RJE\n"QQE09,BROKEN QUOTE\nRJE 9,SPACE IN CODE\n' >"$tmp/ods/ets.csv"
 printf 'Organisation code;Name;Notes\nthis file;is not;an extract\n' >"$tmp/ods/notes.csv"
 cat >"$tmp/v6.json" <<JSON
-{ "workflow": { "version": 6 }, "ods": { "paths": ["ods"], "settings": { "NL3": "ambulance" } } }
+{ "workflow": { "version": 6 }, "ods": { "paths": ["ods"], "settings": { "QQ1": "ambulance" } } }
 JSON
 run "config check: files as found" 0 mh config check "$tmp/v6.json"
 expect_in "check: spreadsheet etr.csv" "$tmp/out" "ods/etr.csv: 4 rows read, 0 skipped"
