@@ -705,8 +705,8 @@ static void test_white_space_and_names(void **state)
 
     /* names whose words sit in elements of another namespace, separated by
      * white space only: the words keep their space */
-    char *d1 = replace1(buf, "<name>DHU HEALTH CARE CIC - NHS 111 WEST MIDLANDS</name>",
-                        "<name><x:p xmlns:x=\"urn:vendor\">DHU</x:p>\n   "
+    char *d1 = replace1(buf, "<name>KESTRELMOOR HEALTH CARE CIC - NHS 111 WEST MIDLANDS</name>",
+                        "<name><x:p xmlns:x=\"urn:vendor\">KESTRELMOOR</x:p>\n   "
                         "<x:p xmlns:x=\"urn:vendor\">111</x:p></name>");
     char *d2 = replace1(d1, "<name><given>Jo</given><family>Clarke</family></name>",
                         "<name>\n <x:p xmlns:x=\"urn:vendor\">Jo</x:p> "
@@ -721,7 +721,7 @@ static void test_white_space_and_names(void **state)
                         "extension=\"706&amp;CPIS.csv\"");
     assert_int_equal(parse_str(d5, &m, &e), CPIS_MSG_OK);
     assert_int_equal(m.v[0].n_access, 3);
-    assert_string_equal(m.v[0].access[1].location_name, "DHU 111");
+    assert_string_equal(m.v[0].access[1].location_name, "KESTRELMOOR 111");
     assert_string_equal(m.v[0].access[1].viewer, "Jo Clarke Jr");
     assert_string_equal(m.v[0].access[0].location_name, "ROYAL STOKE");
     assert_string_equal(m.v[0].access[0].location_code, "RJE01");
@@ -730,7 +730,7 @@ static void test_white_space_and_names(void **state)
     cpis_message_free(&m);
     /* and the same read directly, without the dispatcher's checks */
     assert_int_equal(cpis_parse_hl7v3((const uint8_t *)d5, strlen(d5), &m, &e), CPIS_MSG_OK);
-    assert_string_equal(m.v[0].access[1].location_name, "DHU 111");
+    assert_string_equal(m.v[0].access[1].location_name, "KESTRELMOOR 111");
     assert_string_equal(m.v[0].access[1].viewer, "Jo Clarke Jr");
     cpis_message_free(&m);
 
