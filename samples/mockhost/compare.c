@@ -123,6 +123,7 @@ int fig_run_open(struct fig_run *r, const struct fig_run_opts *o)
 
 void fig_run_close(struct fig_run *r)
 {
+    host_batch_commit(&r->host); /* the last group-commit batch (host.h) */
     plugin_unload(&r->lp, &r->host);
     store_close(r->host.store);
     cases_free(r->host.cases);
