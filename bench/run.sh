@@ -149,7 +149,8 @@ big=$BENCH_MAX
     echo "holding every row (items, records, notes, the plugin's state), about 3.5 KB"
     echo "a notification, so it grows with the run; the file-store rows show the"
     echo "process without that: the plugin, libxml2, the generator's plan and the"
-    echo "plan's case lookup.  The memory store's image lives in an address range reserved"
+    echo "plan's case lookup, plus SQLite's page cache for the file (up to 64 MiB,"
+    echo "store.h STORE_FILE_CACHE_KB).  The memory store's image lives in an address range reserved"
     echo "once (store.c, memory_region), so it is never copied as it grows and has no"
     echo "2 GB ceiling."
     echo
