@@ -112,6 +112,13 @@ int host_read_env(struct mock_host *h, char *err, size_t err_cap)
         snprintf(err, err_cap, "CPIS_MOCK_KILL_AFTER must be a delivery count");
         return -1;
     }
+    h->fail_commit = 0;
+    h->commits = 0;
+    s = getenv("CPIS_MOCK_FAIL_COMMIT");
+    if (s != NULL && *s != '\0' && parse_u64(s, &h->fail_commit) != 0) {
+        snprintf(err, err_cap, "CPIS_MOCK_FAIL_COMMIT must be a commit number");
+        return -1;
+    }
     h->omit = 0;
     s = getenv("CPIS_MOCK_OMIT");
     while (s != NULL && *s != '\0') {
@@ -174,7 +181,7 @@ static pthread_mutex_t ack_lock = PTHREAD_MUTEX_INITIALIZER;
  * its commit.  Called with ack_lock held. */
 static void ack_put_locked(struct mock_host *h, FILE *to, const char *text, size_t len)
 {
-    if (h->npending == 0) {
+    if (h->awaiting == 0) {
         flockfile(to);
         fwrite(text, 1, len, to);
         funlockfile(to);
@@ -186,11 +193,9 @@ static void ack_put_locked(struct mock_host *h, FILE *to, const char *text, size
         while (cap < need)
             cap *= 2;
         char *bigger = realloc(h->ack_buf, cap);
-        if (bigger == NULL) {
-            /* out of memory: better said early than never */
-            fwrite(text, 1, len, to);
-            return;
-        }
+        if (bigger == NULL)
+            return; /* out of memory: an acknowledgement lost is safe (the
+                       redelivery finds the message done), an early one is not */
         h->ack_buf = bigger;
         h->ack_cap = cap;
     }
@@ -235,13 +240,22 @@ static void acks_reset_locked(struct mock_host *h)
     free(h->ack_buf);
     h->pending = NULL;
     h->npending = h->pending_cap = 0;
+    h->awaiting = 0;
     h->ack_buf = NULL;
     h->ack_len = h->ack_cap = 0;
 }
 
 int host_batch_commit(struct mock_host *h)
 {
-    int rc = h->store != NULL ? store_batch_commit(h->store) : CPIS_OK;
+    int rc = CPIS_OK;
+    if (h->store != NULL) {
+        /* the test knob: this commit fails (host.h) */
+        if (h->awaiting > 0 && ++h->commits == h->fail_commit &&
+            store_batch_abort(h->store) != CPIS_OK)
+            rc = CPIS_ERR_HOST;
+        else
+            rc = store_batch_commit(h->store);
+    }
     pthread_mutex_lock(&ack_lock);
     if (rc == CPIS_OK) {
         /* committed: now the deliveries may be said done */
@@ -260,13 +274,13 @@ int host_batch_commit(struct mock_host *h)
         }
         if (last != NULL)
             fflush(last);
-    } else if (h->npending > 0) {
+    } else if (h->awaiting > 0) {
         for (size_t i = 0; i < h->npending; i++)
             fprintf(stderr, "cpis-mockhost: %s: failed: the store could not commit the"
-                            " batch that held it (%zu deliveries): not acknowledged;"
+                            " batch that held it (%llu deliveries): not acknowledged;"
                             " deliver it again\n",
-                    FILE_LABEL(h->pending[i]), h->npending);
-        h->lost += h->npending;
+                    FILE_LABEL(h->pending[i]), (unsigned long long)h->awaiting);
+        h->lost += h->awaiting;
     }
     acks_reset_locked(h);
     pthread_mutex_unlock(&ack_lock);
@@ -287,6 +301,7 @@ static size_t pending_add(struct mock_host *h, const char *source)
             h->pending_cap = cap;
         }
     }
+    h->awaiting++;
     char *copy = strdup(source != NULL ? source : "");
     if (h->npending < h->pending_cap && copy != NULL)
         h->pending[h->npending++] = copy;
@@ -629,7 +644,7 @@ int host_deliver(struct mock_host *h, const char *prog,
     h->delivered++;
     /* The deliveries before this one are committed when their batch is
      * due (full or old), and only then acknowledged. */
-    if (h->npending > 0 && store_batch_due(h->store))
+    if (h->awaiting > 0 && store_batch_due(h->store))
         host_batch_commit(h);
     size_t mark = pending_add(h, ev->source_name);
     for (int round = 0; round < HOST_MAX_ROUNDS; round++) {

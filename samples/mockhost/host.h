@@ -20,6 +20,9 @@
  *   CPIS_MOCK_OMIT=a,b,...  leave these optional host functions NULL (any of
  *                           clock_ms, publish_landing, write_case_note,
  *                           close_items), to test the plugin's degraded mode.
+ *   CPIS_MOCK_FAIL_COMMIT=k the k-th commit of a batch (counting those
+ *                           with deliveries awaiting it) fails: the batch
+ *                           is rolled back instead of committed.
  *   CPIS_MOCK_KILL_AFTER=n  the process kills itself (SIGKILL, as kill -9)
  *                           when the (n+1)-th delivery starts, before the
  *                           batch holding delivery n is committed: a crash
@@ -84,13 +87,16 @@ struct mock_host {
 
     /* group commit (host_deliver, host_batch_commit) */
     uint64_t kill_after;   /* CPIS_MOCK_KILL_AFTER: 0 = off */
+    uint64_t fail_commit;  /* CPIS_MOCK_FAIL_COMMIT: 0 = off */
+    uint64_t commits;      /* host_batch_commit calls with deliveries awaiting */
     uint64_t delivered;    /* host_deliver calls so far */
     uint64_t lost;         /* deliveries whose batch failed to commit: never
                               acknowledged (deliver exits 1) */
     char *ack_buf;         /* queued acknowledgements: entries of
                               [FILE *][size_t length][bytes] */
     size_t ack_len, ack_cap;
-    char **pending;        /* the source names awaiting their commit */
+    uint64_t awaiting;     /* deliveries awaiting their commit */
+    char **pending;        /* their source names (as memory allowed) */
     size_t npending, pending_cap;
 
     /* what sharing the store with other nodes cost (host_deliver) */

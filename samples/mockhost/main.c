@@ -134,6 +134,7 @@ static const char USAGE[] =
     "host_failure instead);\n"
     "CPIS_MOCK_OMIT=clock_ms,publish_landing,write_case_note,close_items\n"
     "offers a host table without those optional functions;\n"
+    "CPIS_MOCK_FAIL_COMMIT=k rolls the k-th group-commit batch back instead;\n"
     "CPIS_MOCK_KILL_AFTER=n kills the process (SIGKILL) as delivery n+1\n"
     "starts, before the batch holding delivery n is committed.\n";
 

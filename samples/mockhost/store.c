@@ -627,9 +627,13 @@ int store_delivery_end(struct store *st)
             /* --commit-every 1: each delivery its own transaction, committed
              * here (a failed COMMIT: CPIS_ERR_RETRY or an error, nothing of
              * the delivery stayed), as before group commit */
-            if (rc == CPIS_OK && st->batch_max <= 1)
+            if (rc == CPIS_OK && st->batch_max <= 1) {
                 rc = batch_commit_locked(st);
-            else if (rc != CPIS_OK) {
+                /* not transient: the host does not deliver it again, so
+                 * store_batch_commit must say it did not stay */
+                if (rc != CPIS_OK && rc != CPIS_ERR_RETRY)
+                    st->batch_lost = 1;
+            } else if (rc != CPIS_OK) {
                 batch_commit_locked(st); /* RELEASE failed: give up the batch */
                 st->batch_lost = 1;
             }
@@ -671,6 +675,23 @@ int store_batch_commit(struct store *st)
             st->batch_lost = 0;
             rc = CPIS_ERR_HOST;
         }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_batch_abort(struct store *st)
+{
+    if (st->ops != NULL)
+        return CPIS_OK;
+    pthread_mutex_lock(&st->lock);
+    int rc = CPIS_OK;
+    if (st->delivery_depth == 0 && st->batch_open) {
+        st->batch_open = 0;
+        st->batch_n = 0;
+        st->batch_lost = 0;
+        run_cached(st, S_ROLLBACK);
+        rc = CPIS_ERR_HOST;
     }
     pthread_mutex_unlock(&st->lock);
     return rc;

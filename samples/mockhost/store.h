@@ -176,6 +176,10 @@ int store_batch_due(struct store *st);
  * deliveries since the last successful store_batch_commit stayed, and
  * none of them may be acknowledged. */
 int store_batch_commit(struct store *st);
+/* Rolls the open batch back instead (the test knob CPIS_MOCK_FAIL_COMMIT:
+ * a commit that fails).  CPIS_ERR_HOST when there was one to roll back,
+ * CPIS_OK when none was open (nothing lost). */
+int store_batch_abort(struct store *st);
 /* True when the delivery's transaction was aborted by the server (only the
  * PostgreSQL store: a deadlock, a serialization failure, a lost
  * connection): every call until store_delivery_end returns retry_later,
