@@ -123,6 +123,7 @@ int fig_run_open(struct fig_run *r, const struct fig_run_opts *o)
 
 void fig_run_close(struct fig_run *r)
 {
+    host_batch_commit(&r->host); /* the last group-commit batch (host.h) */
     plugin_unload(&r->lp, &r->host);
     store_close(r->host.store);
     cases_free(r->host.cases);
@@ -148,7 +149,8 @@ int fig_run_deliver(struct fig_run *r, const char *source_name,
     ev.received_at_ms = host_now_ms(h);
 
     struct cpis_outcome out;
-    /* One store transaction per delivery, as main.c's (host.h). */
+    /* One savepoint of the store's shared transaction per delivery, as
+     * main.c's (host.h); due batches are committed by host_deliver. */
     int status = host_deliver(h, PROG, &ev, 0, &out);
     const char *error = status == CPIS_REJECTED ? host_message_error_name(out.error) : "";
     r->delivered++;

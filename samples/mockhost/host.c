@@ -15,6 +15,9 @@
 #include "scrub.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -103,6 +106,19 @@ int host_read_env(struct mock_host *h, char *err, size_t err_cap)
         }
         h->fixed_now_ms = (int64_t)v;
     }
+    h->kill_after = 0;
+    s = getenv("CPIS_MOCK_KILL_AFTER");
+    if (s != NULL && *s != '\0' && parse_u64(s, &h->kill_after) != 0) {
+        snprintf(err, err_cap, "CPIS_MOCK_KILL_AFTER must be a delivery count");
+        return -1;
+    }
+    h->fail_commit = 0;
+    h->commits = 0;
+    s = getenv("CPIS_MOCK_FAIL_COMMIT");
+    if (s != NULL && *s != '\0' && parse_u64(s, &h->fail_commit) != 0) {
+        snprintf(err, err_cap, "CPIS_MOCK_FAIL_COMMIT must be a commit number");
+        return -1;
+    }
     h->omit = 0;
     s = getenv("CPIS_MOCK_OMIT");
     while (s != NULL && *s != '\0') {
@@ -155,6 +171,156 @@ static int count_call(struct mock_host *h, const char *fn)
     return CPIS_OK;
 }
 
+/* ---- acknowledgements (group commit, host.h) ------------------------------ */
+
+/* Guards the queue: the plugin may call the host table (and so emit action
+ * lines) from several threads during a delivery. */
+static pthread_mutex_t ack_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Queues `len` bytes for `to`, or writes them now when no delivery awaits
+ * its commit.  Called with ack_lock held. */
+static void ack_put_locked(struct mock_host *h, FILE *to, const char *text, size_t len)
+{
+    if (h->awaiting == 0) {
+        flockfile(to);
+        fwrite(text, 1, len, to);
+        funlockfile(to);
+        return;
+    }
+    size_t need = h->ack_len + sizeof to + sizeof len + len;
+    if (need > h->ack_cap) {
+        size_t cap = h->ack_cap ? h->ack_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *bigger = realloc(h->ack_buf, cap);
+        if (bigger == NULL)
+            return; /* out of memory: an acknowledgement lost is safe (the
+                       redelivery finds the message done), an early one is not */
+        h->ack_buf = bigger;
+        h->ack_cap = cap;
+    }
+    memcpy(h->ack_buf + h->ack_len, &to, sizeof to);
+    memcpy(h->ack_buf + h->ack_len + sizeof to, &len, sizeof len);
+    memcpy(h->ack_buf + h->ack_len + sizeof to + sizeof len, text, len);
+    h->ack_len = need;
+}
+
+void host_ack(struct mock_host *h, FILE *to, const char *fmt, ...)
+{
+    char small[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0 || to == NULL)
+        return;
+    char *text = small;
+    if ((size_t)n >= sizeof small) {
+        text = malloc((size_t)n + 1);
+        if (text == NULL)
+            return;
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_lock(&ack_lock);
+    ack_put_locked(h, to, text, (size_t)n);
+    pthread_mutex_unlock(&ack_lock);
+    if (text != small)
+        free(text);
+}
+
+/* Forgets the pending deliveries and the queue (memory released, so a
+ * host that is zeroed afterwards leaks nothing).  ack_lock held. */
+static void acks_reset_locked(struct mock_host *h)
+{
+    for (size_t i = 0; i < h->npending; i++)
+        free(h->pending[i]);
+    free(h->pending);
+    free(h->ack_buf);
+    h->pending = NULL;
+    h->npending = h->pending_cap = 0;
+    h->awaiting = 0;
+    h->ack_buf = NULL;
+    h->ack_len = h->ack_cap = 0;
+}
+
+int host_batch_commit(struct mock_host *h)
+{
+    int rc = CPIS_OK;
+    if (h->store != NULL) {
+        /* the test knob: this commit fails (host.h) */
+        if (h->awaiting > 0 && ++h->commits == h->fail_commit &&
+            store_batch_abort(h->store) != CPIS_OK)
+            rc = CPIS_ERR_HOST;
+        else
+            rc = store_batch_commit(h->store);
+    }
+    pthread_mutex_lock(&ack_lock);
+    if (rc == CPIS_OK) {
+        /* committed: now the deliveries may be said done */
+        FILE *last = NULL;
+        for (size_t off = 0; off < h->ack_len;) {
+            FILE *to;
+            size_t len;
+            memcpy(&to, h->ack_buf + off, sizeof to);
+            memcpy(&len, h->ack_buf + off + sizeof to, sizeof len);
+            off += sizeof to + sizeof len;
+            fwrite(h->ack_buf + off, 1, len, to);
+            off += len;
+            if (last != NULL && last != to)
+                fflush(last);
+            last = to;
+        }
+        if (last != NULL)
+            fflush(last);
+    } else if (h->awaiting > 0) {
+        for (size_t i = 0; i < h->npending; i++)
+            fprintf(stderr, "cpis-mockhost: %s: failed: the store could not commit the"
+                            " batch that held it (%llu deliveries): not acknowledged;"
+                            " deliver it again\n",
+                    FILE_LABEL(h->pending[i]), (unsigned long long)h->awaiting);
+        h->lost += h->awaiting;
+    }
+    acks_reset_locked(h);
+    pthread_mutex_unlock(&ack_lock);
+    return rc;
+}
+
+/* A delivery starts: it awaits its commit from now on (its action lines
+ * are queued).  Returns the queue length, to drop what it queued if it is
+ * rolled back. */
+static size_t pending_add(struct mock_host *h, const char *source)
+{
+    pthread_mutex_lock(&ack_lock);
+    if (h->npending == h->pending_cap) {
+        size_t cap = h->pending_cap ? h->pending_cap * 2 : 64;
+        char **bigger = realloc(h->pending, cap * sizeof *bigger);
+        if (bigger != NULL) {
+            h->pending = bigger;
+            h->pending_cap = cap;
+        }
+    }
+    h->awaiting++;
+    char *copy = strdup(source != NULL ? source : "");
+    if (h->npending < h->pending_cap && copy != NULL)
+        h->pending[h->npending++] = copy;
+    else
+        free(copy); /* out of memory: only the failure message loses its name */
+    size_t mark = h->ack_len;
+    pthread_mutex_unlock(&ack_lock);
+    return mark;
+}
+
+/* Drops what was queued after `mark` (a delivery rolled back). */
+static void acks_truncate(struct mock_host *h, size_t mark)
+{
+    pthread_mutex_lock(&ack_lock);
+    if (mark < h->ack_len)
+        h->ack_len = mark;
+    pthread_mutex_unlock(&ack_lock);
+}
+
 /* ---- action lines -------------------------------------------------------- */
 
 /* Prints {"action":KIND,"case":..,"recipient":..,"notification":..,"id":..,
@@ -196,10 +362,7 @@ static void emit_action(struct mock_host *h, const char *kind,
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (line != NULL) {
-        flockfile(h->actions);
-        fputs(line, h->actions);
-        fputc('\n', h->actions);
-        funlockfile(h->actions);
+        host_ack(h, h->actions, "%s\n", line);
         free(line);
     }
 }
@@ -425,9 +588,7 @@ static int mh_close_items(void *ctx, int item_kind, const char *reason,
         char *line = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (line != NULL) {
-            flockfile(h->actions);
-            fprintf(h->actions, "%s\n", line);
-            funlockfile(h->actions);
+            host_ack(h, h->actions, "%s\n", line);
             free(line);
         }
     }
@@ -477,11 +638,19 @@ int host_deliver(struct mock_host *h, const char *prog,
                  struct cpis_outcome *out)
 {
     int status = CPIS_ERR_INTERNAL;
+    /* A crash mid-batch, for the group-commit test (host.h). */
+    if (h->kill_after != 0 && h->delivered == h->kill_after)
+        raise(SIGKILL);
+    h->delivered++;
+    /* The deliveries before this one are committed when their batch is
+     * due (full or old), and only then acknowledged. */
+    if (h->awaiting > 0 && store_batch_due(h->store))
+        host_batch_commit(h);
+    size_t mark = pending_add(h, ev->source_name);
     for (int round = 0; round < HOST_MAX_ROUNDS; round++) {
-        /* One transaction for the whole delivery: every store write the
-         * plugin makes from the hook, its retries and the delivery row.
-         * Committed whatever the outcome: what succeeded stays, and a
-         * re-delivery completes the rest (the plugin's contract). */
+        /* One savepoint for the whole delivery, in the store's shared
+         * transaction: every store write the plugin makes from the hook,
+         * its retries and the delivery row. */
         if (store_delivery_begin(h->store) != CPIS_OK)
             fprintf(stderr, "%s: %s: store busy; delivering without a transaction\n",
                     prog, FILE_LABEL(ev->source_name));
@@ -506,6 +675,13 @@ int host_deliver(struct mock_host *h, const char *prog,
         const char *error =
             status == CPIS_REJECTED ? host_message_error_name(out->error) : "";
         int doomed = store_delivery_doomed(h->store);
+        /* A failed delivery (retries exhausted, a host failure) is not
+         * acknowledged: its writes are rolled back with the action lines
+         * that announced them, and a redelivery does it whole.  What
+         * stays is its row (the `failed` count). */
+        if (!doomed && status != CPIS_OK && status != CPIS_DUPLICATE &&
+            status != CPIS_REJECTED && store_delivery_discard(h->store))
+            acks_truncate(h, mark);
         if (!doomed &&
             store_add_delivery(h->store, ev->source_name, ev->transport_id,
                                host_status_name(status), out->kind,
@@ -520,7 +696,8 @@ int host_deliver(struct mock_host *h, const char *prog,
              * that failed transiently): nothing of this round stays, so
              * deliver again.  (A COMMIT whose connection was lost may have
              * landed: then this round finds it done, a duplicate.)  The
-             * action lines this round printed are printed again. */
+             * action lines this round queued are dropped with it. */
+            acks_truncate(h, mark);
             if (h->verbose)
                 fprintf(stderr, "%s: %s: the store aborted the delivery's"
                         " transaction; delivering again\n", prog, FILE_LABEL(ev->source_name));

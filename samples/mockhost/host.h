@@ -20,6 +20,23 @@
  *   CPIS_MOCK_OMIT=a,b,...  leave these optional host functions NULL (any of
  *                           clock_ms, publish_landing, write_case_note,
  *                           close_items), to test the plugin's degraded mode.
+ *   CPIS_MOCK_FAIL_COMMIT=k the k-th commit of a batch (counting those
+ *                           with deliveries awaiting it) fails: the batch
+ *                           is rolled back instead of committed.
+ *   CPIS_MOCK_KILL_AFTER=n  the process kills itself (SIGKILL, as kill -9)
+ *                           when the (n+1)-th delivery starts, before the
+ *                           batch holding delivery n is committed: a crash
+ *                           mid-batch, for the group-commit test.
+ *
+ * Group commit and acknowledgement: host_deliver runs each delivery inside
+ * the store's shared transaction (store.h) and commits it when it is due,
+ * before the next delivery starts; host_batch_commit commits at the end.
+ * Everything that acknowledges a delivery - the action lines, the
+ * duplicate/ignored lines and the outcome lines that deliver prints, the
+ * mock host's equivalent of acknowledging a MESH message - is queued
+ * (host_ack) while the delivery awaits its commit, and written only after
+ * the commit that holds its effects.  A killed process loses the queue
+ * with the uncommitted transaction: nothing is said done that is not.
  */
 #ifndef MOCKHOST_HOST_H
 #define MOCKHOST_HOST_H
@@ -68,6 +85,20 @@ struct mock_host {
     int64_t fixed_now_ms;  /* -1 = real time */
     unsigned omit;         /* HOST_OMIT_* bits: optional functions left NULL */
 
+    /* group commit (host_deliver, host_batch_commit) */
+    uint64_t kill_after;   /* CPIS_MOCK_KILL_AFTER: 0 = off */
+    uint64_t fail_commit;  /* CPIS_MOCK_FAIL_COMMIT: 0 = off */
+    uint64_t commits;      /* host_batch_commit calls with deliveries awaiting */
+    uint64_t delivered;    /* host_deliver calls so far */
+    uint64_t lost;         /* deliveries whose batch failed to commit: never
+                              acknowledged (deliver exits 1) */
+    char *ack_buf;         /* queued acknowledgements: entries of
+                              [FILE *][size_t length][bytes] */
+    size_t ack_len, ack_cap;
+    uint64_t awaiting;     /* deliveries awaiting their commit */
+    char **pending;        /* their source names (as memory allowed) */
+    size_t npending, pending_cap;
+
     /* what sharing the store with other nodes cost (host_deliver) */
     _Atomic uint64_t conflicts;      /* state_put answered CPIS_ERR_CONFLICT */
     _Atomic uint64_t rounds_retried; /* deliveries rolled back and run again */
@@ -95,11 +126,16 @@ const char *host_message_error_name(uint32_t error);
  * again from the start before the event fails. */
 #define HOST_MAX_ROUNDS 20
 
-/* Delivers one event the way a host must: one store transaction around the
- * notification hook (called again on retry_later, up to HOST_MAX_RETRIES
- * times) and the delivery's row, committed whatever the outcome (store.h).
- * When the store's transaction was aborted instead, it is rolled back whole
- * and the event delivered again from the start (up to HOST_MAX_ROUNDS).
+/* Delivers one event the way a host must: first the deliveries before it
+ * are committed if their batch is due (host_batch_commit); then one
+ * savepoint of the store's shared transaction around the notification hook
+ * (called again on retry_later, up to HOST_MAX_RETRIES times) and the
+ * delivery's row (store.h).  A delivery that ends handled, duplicate or
+ * rejected keeps its writes; one that fails is rolled back to its
+ * savepoint (store_delivery_discard) with its queued action lines, and
+ * only its row stays.  When the store's transaction was aborted instead
+ * (PostgreSQL), it is rolled back whole and the event delivered again from
+ * the start (up to HOST_MAX_ROUNDS).
  * Problems go to stderr as "PROG: SOURCE: ..."; with say_retries each
  * retry of the hook is said too.  *out gets the plugin's outcome (strings
  * terminated); returns the final status, CPIS_ERR_HOST when the delivery
@@ -107,6 +143,19 @@ const char *host_message_error_name(uint32_t error);
 int host_deliver(struct mock_host *h, const char *prog,
                  const struct cpis_event *ev, int say_retries,
                  struct cpis_outcome *out);
+
+/* Writes an acknowledgement (a printf-style line, or lines) to `to`: at
+ * once when no delivery awaits its commit, otherwise queued until
+ * host_batch_commit (and dropped if that commit fails). */
+void host_ack(struct mock_host *h, FILE *to, const char *fmt, ...) CPIS_PRINTF(3, 4);
+
+/* Commits the deliveries awaiting their commit (store_batch_commit), then
+ * writes their queued acknowledgements.  When the commit fails, none of
+ * them stayed: the queue is dropped, each of them is named on stderr as
+ * failed and not acknowledged, and h->lost counts them.  Call it at the
+ * end of every run that delivered (before reading the summary and before
+ * exit).  Returns the commit's status. */
+int host_batch_commit(struct mock_host *h);
 
 /* Print a (possibly multi-line) error about FILE to stderr, one line per
  * problem, each starting "cpis-mockhost: FILE: " (the plugin's config errors

@@ -106,6 +106,13 @@ static const char USAGE[] =
     "                 after init, hand this config to the plugin's\n"
     "                 config-changed hook; if refused, the error is printed,\n"
     "                 the command runs on the old config and exits 2\n"
+    "  --commit-every N\n"
+    "                 deliver, replay, quarantine redeliver: deliveries per\n"
+    "                 store transaction (group commit; default 256; 1 = one\n"
+    "                 transaction per delivery); a SQLite store only\n"
+    "  --commit-ms MS the longest a group-commit batch stays open (default\n"
+    "                 50).  Output about a delivery is printed only after the\n"
+    "                 commit that holds it\n"
     "  --json         report, quarantine list: JSON even on a terminal\n"
     "  -v             pass every plugin log line, at every level, to stderr\n"
     "                 (without -v: only the plugin's errors that no line of\n"
@@ -126,7 +133,10 @@ static const char USAGE[] =
     "(CPIS_MOCK_FAIL_COUNT=n: n calls in a row; CPIS_MOCK_FAIL_MODE=permanent:\n"
     "host_failure instead);\n"
     "CPIS_MOCK_OMIT=clock_ms,publish_landing,write_case_note,close_items\n"
-    "offers a host table without those optional functions.\n";
+    "offers a host table without those optional functions;\n"
+    "CPIS_MOCK_FAIL_COMMIT=k rolls the k-th group-commit batch back instead;\n"
+    "CPIS_MOCK_KILL_AFTER=n kills the process (SIGKILL) as delivery n+1\n"
+    "starts, before the batch holding delivery n is committed.\n";
 
 /* The exit-status paragraph of the input commands' help. */
 #define EXIT_INPUTS                                                           \
@@ -232,6 +242,8 @@ struct options {
     size_t nods;
     const char *db;
     const char *reconfigure; /* a config applied through the config hook */
+    const char *commit_every; /* --commit-every N (NULL: the store's default) */
+    const char *commit_ms;    /* --commit-ms MS */
     int reconfigure_refused; /* set when the plugin refused it */
     int verbose;
     int help;
@@ -302,6 +314,10 @@ static int parse_options(struct options *o, int argc, char **argv)
                 slot = &o->db;
             else if (strcmp(a, "--reconfigure") == 0)
                 slot = &o->reconfigure;
+            else if (strcmp(a, "--commit-every") == 0)
+                slot = &o->commit_every;
+            else if (strcmp(a, "--commit-ms") == 0)
+                slot = &o->commit_ms;
             else if (strcmp(a, "--ods") == 0)
                 slot = &o->ods[o->nods];
             else if (own_options) {
@@ -326,6 +342,15 @@ static int parse_options(struct options *o, int argc, char **argv)
     if (o->nods == 0) {
         free(o->ods);
         o->ods = NULL; /* no --ods: the config's ods.paths apply */
+    }
+    const char *const *nums[] = {&o->commit_every, &o->commit_ms};
+    const char *const names[] = {"--commit-every", "--commit-ms"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = *nums[i];
+        if (v != NULL && (v[0] == '\0' || strspn(v, "0123456789") != strlen(v) ||
+                          strlen(v) > 9 || (i == 0 && strtoul(v, NULL, 10) == 0)))
+            return usage_error("%s needs a %s number (got \"%s\")", names[i],
+                               i == 0 ? "positive" : "whole", v);
     }
     return 0;
 }
@@ -393,6 +418,8 @@ struct session {
 
 static void session_close(struct session *s)
 {
+    /* whatever a run left uncommitted (each command commits its own) */
+    host_batch_commit(&s->host);
     plugin_unload(&s->lp, &s->host);
     store_close(s->host.store);
     cases_free(s->host.cases);
@@ -429,6 +456,10 @@ static int session_open_store(struct session *s, struct options *o)
                 err);
         return EXIT_USAGE;
     }
+    store_set_commit_every(
+        s->host.store,
+        o->commit_every ? (unsigned)strtoul(o->commit_every, NULL, 10) : STORE_COMMIT_EVERY,
+        o->commit_ms ? (unsigned)strtoul(o->commit_ms, NULL, 10) : STORE_COMMIT_MS);
     return 0;
 }
 
@@ -563,6 +594,17 @@ static void print_json_line(cJSON *o)
     cJSON_Delete(o);
 }
 
+/* Like print_json_line, through host_ack (a delivery's acknowledgement). */
+static void ack_json_line(struct mock_host *h, cJSON *o)
+{
+    char *line = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    if (line != NULL) {
+        host_ack(h, stdout, "%s\n", line);
+        free(line);
+    }
+    cJSON_Delete(o);
+}
+
 /* ---- delivering one event ------------------------------------------------------ */
 
 /* Delivers one event through the notification hook, retrying a transient
@@ -571,8 +613,11 @@ static void print_json_line(cJSON *o)
 static int deliver_event(struct session *s, const struct cpis_event *ev)
 {
     struct cpis_outcome out;
-    /* One store transaction per delivery, retries included (host.h). */
-    int status = host_deliver(&s->host, PROG, ev, 1, &out);
+    struct mock_host *h = &s->host;
+    /* One savepoint of the store's shared transaction per delivery,
+     * retries included (host.h).  What is printed here acknowledges the
+     * delivery: host_ack holds it until the commit that holds its effects. */
+    int status = host_deliver(h, PROG, ev, 1, &out);
     const char *error = status == CPIS_REJECTED ? host_message_error_name(out.error) : "";
 
     switch (status) {
@@ -586,7 +631,7 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
             cJSON_AddStringToObject(o, "file", ev->source_name);
             cJSON_AddStringToObject(o, "notification", out.notification_id);
             cJSON_AddStringToObject(o, "reason", out.detail);
-            print_json_line(o);
+            ack_json_line(h, o);
         }
         break;
     case CPIS_DUPLICATE: {
@@ -596,26 +641,36 @@ static int deliver_event(struct session *s, const struct cpis_event *ev)
         cJSON_AddStringToObject(o, "recipient", "");
         cJSON_AddStringToObject(o, "file", ev->source_name);
         cJSON_AddStringToObject(o, "notification", out.notification_id);
-        print_json_line(o);
+        ack_json_line(h, o);
         break;
     }
     case CPIS_REJECTED:
-        fprintf(stderr, "%s: %s: rejected: %s%s%s\n", PROG, FILE_LABEL(ev->source_name),
-                error, out.detail[0] ? ": " : "", out.detail);
+        host_ack(h, stderr, "%s: %s: rejected: %s%s%s\n", PROG, FILE_LABEL(ev->source_name),
+                 error, out.detail[0] ? ": " : "", out.detail);
         break;
     case CPIS_ERR_RETRY:
-        fprintf(stderr, "%s: %s: failed: still retry_later after %d retries%s%s\n",
-                PROG, FILE_LABEL(ev->source_name), HOST_MAX_RETRIES, out.detail[0] ? ": " : "",
-                out.detail);
+        host_ack(h, stderr, "%s: %s: failed: still retry_later after %d retries%s%s\n",
+                 PROG, FILE_LABEL(ev->source_name), HOST_MAX_RETRIES,
+                 out.detail[0] ? ": " : "", out.detail);
         break;
     default:
-        fprintf(stderr, "%s: %s: failed: %s%s%s%s\n", PROG, FILE_LABEL(ev->source_name),
-                host_status_name(status), out.detail[0] ? ": " : "", out.detail,
-                s->host.verbose ? "" : " (-v shows the plugin's log)");
+        host_ack(h, stderr, "%s: %s: failed: %s%s%s%s\n", PROG, FILE_LABEL(ev->source_name),
+                 host_status_name(status), out.detail[0] ? ": " : "", out.detail,
+                 h->verbose ? "" : " (-v shows the plugin's log)");
         break;
     }
-    fflush(stdout);
     return status;
+}
+
+/* An input that could not be delivered at all (unreadable, a bad MESH
+ * control file): its row, then its error line. */
+static void input_error(struct session *s, const char *path, const char *shown,
+                        const char *err)
+{
+    struct mock_host *h = &s->host;
+    store_add_delivery(h->store, path, "", "input_error", "", "", 0, "", err,
+                       host_now_ms(h));
+    host_ack(h, stderr, "%s: %s: %s\n", PROG, FILE_LABEL(shown), err);
 }
 
 /* Builds and delivers the event for one input.  Returns 1 when the input
@@ -625,27 +680,21 @@ static int deliver_input(struct session *s, const struct input *in)
     char err[512];
     struct mock_host *h = &s->host;
     if (in->error != NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), in->error);
-        store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
-                           in->error, host_now_ms(h));
+        input_error(s, in->path, in->path, in->error);
         return 0;
     }
     struct mesh_control ctl;
     memset(&ctl, 0, sizeof ctl);
     if (in->ctl_path != NULL &&
         mesh_read_control(in->ctl_path, &ctl, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->ctl_path), err);
-        store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
-                           err, host_now_ms(h));
+        input_error(s, in->path, in->ctl_path, err);
         mesh_control_free(&ctl);
         return 0;
     }
     size_t len = 0;
     uint8_t *payload = read_file(in->path, MAX_INPUT_BYTES, &len, err, sizeof err);
     if (payload == NULL) {
-        fprintf(stderr, "%s: %s: %s\n", PROG, FILE_LABEL(in->path), err);
-        store_add_delivery(h->store, in->path, "", "input_error", "", "", 0, "",
-                           err, host_now_ms(h));
+        input_error(s, in->path, in->path, err);
         mesh_control_free(&ctl);
         return 0;
     }
@@ -766,6 +815,11 @@ static int cmd_deliver(struct options *o, int with_summary)
     }
     progress_end(&prog);
     inputs_free(&list);
+    /* The last batch: committed, then acknowledged, before anything is
+     * reported; a batch that could not be committed was not accepted. */
+    host_batch_commit(&s.host);
+    if (s.host.lost > 0)
+        all_accepted = 0;
     /* What sharing the store with other nodes cost (0 and 0 alone). */
     uint64_t conflicts = atomic_load(&s.host.conflicts);
     uint64_t rounds = atomic_load(&s.host.rounds_retried);
@@ -1020,6 +1074,9 @@ static int cmd_quarantine(struct options *o)
         ev.local_id = "";
         ev.received_at_ms = host_now_ms(&s.host);
         int status = deliver_event(&s, &ev);
+        /* committed (and acknowledged) before it is marked redelivered */
+        if (host_batch_commit(&s.host) != CPIS_OK)
+            status = CPIS_ERR_HOST;
         if (status == CPIS_OK || status == CPIS_DUPLICATE) {
             store_quarantine_mark(s.host.store, id, "redelivered");
             rc = EXIT_ACCEPTED;

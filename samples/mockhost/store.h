@@ -14,9 +14,12 @@
  * are never interleaved with another thread's statements.
  *
  * Transactions: a host call outside a delivery is its own transaction (one
- * statement; close_items a BEGIN IMMEDIATE group).  store_delivery_begin/_end
- * bracket one delivery (the notification hook, its retries and the delivery
- * row) in ONE transaction; see there.
+ * statement; close_items a BEGIN IMMEDIATE group).  Deliveries share
+ * transactions (group commit): store_delivery_begin/_end bracket one
+ * delivery (the notification hook, its retries and the delivery row) as a
+ * SAVEPOINT inside a transaction that several deliveries share, which
+ * store_batch_commit commits; see there.  The PostgreSQL store stays one
+ * transaction per delivery.
  *
  * A file store runs in WAL mode with synchronous=NORMAL: a power cut may
  * lose the last committed deliveries (never corrupt the file); MESH's
@@ -88,6 +91,11 @@ struct store_quarantine_row {
     size_t payload_len;
 };
 
+/* The file store's page cache (PRAGMA cache_size), in KiB: 64 MiB, so the
+ * B-tree pages a delivery touches stay in memory as the file grows past
+ * SQLite's 2 MiB default (docs/performance.md). */
+#define STORE_FILE_CACHE_KB 65536
+
 /* Opens (and creates the tables of) the store.  path NULL = in memory; a
  * postgresql:// or postgres:// URI, or a libpq keyword/value string
  * ("host=/run/pg dbname=cpis"), opens the PostgreSQL store, which several
@@ -99,30 +107,79 @@ struct store *store_open(const char *path, char *err, size_t err_cap);
 const char *store_label(const char *db);
 void store_close(struct store *st);
 
-/* One delivery = one transaction.  store_delivery_begin takes the store's
- * mutex and keeps it (on the calling thread) until store_delivery_end, and
- * opens BEGIN IMMEDIATE (waiting up to 30 s for another process holding the
- * same --db file, so processes serialise per delivery).  Every store call
- * the plugin makes from this thread meanwhile joins the transaction; calls
- * from other threads wait for the commit, so two deliveries never
- * interleave inside one transaction.  (The mock host delivers from one
- * thread; a host that runs the hook on several threads with one connection
- * gets deliveries serialised by this mutex: simple and correct, and no
- * slower for SQLite, which has one writer anyway.)
+/* Group commit (SQLite stores, file and memory).  One transaction (BEGIN
+ * IMMEDIATE, waiting up to 30 s for another process holding the same --db
+ * file) is opened by the first delivery's store_delivery_begin and shared
+ * by the deliveries after it until store_batch_commit commits it; each
+ * delivery inside it is a SAVEPOINT.  The host commits when
+ * store_batch_due says the batch holds `deliveries` deliveries or has been
+ * open `ms` milliseconds, and always before it reports anything and before
+ * it exits.  The HOST ACKNOWLEDGES A DELIVERY (to MESH; the mock host: its
+ * output lines) ONLY AFTER store_batch_commit RETURNED CPIS_OK for the
+ * batch that holds it: a crash before that loses the uncommitted
+ * deliveries and their acknowledgements together, and the sender's
+ * redelivery does them once (docs/host-integration.md).
  *
- * store_delivery_end commits, whatever the delivery's outcome: the plugin's
- * contract is that what succeeded stays and a re-delivery completes the
- * rest, so partial work on CPIS_ERR_RETRY is committed, never rolled back.
- * Begin/end pairs nest on one thread (the outer one commits).  begin
- * returns CPIS_ERR_RETRY when the file stayed locked (the delivery then
- * runs without the outer transaction, each call committing on its own, as
- * it would without this bracket); end returns the COMMIT's status
- * (CPIS_ERR_RETRY: nothing of the delivery stayed; host_deliver delivers
- * the event again).  The PostgreSQL store keeps the same contract with
- * other nodes writing at the same time: its transaction holds row locks
- * instead of the whole file (store_pg.c). */
+ * Defaults: STORE_COMMIT_EVERY deliveries, STORE_COMMIT_MS ms;
+ * deliveries = 1 is one transaction per delivery, committed by
+ * store_delivery_end (the behaviour before group commit).  The batch is
+ * per store handle (per connection): threads sharing one handle share its
+ * batch; processes sharing a --db file take turns per batch (the writer
+ * holds the file's write lock while its batch is open). */
+#define STORE_COMMIT_EVERY 256
+#define STORE_COMMIT_MS 50
+void store_set_commit_every(struct store *st, unsigned deliveries, unsigned ms);
+
+/* One delivery.  store_delivery_begin takes the store's mutex and keeps it
+ * (on the calling thread) until store_delivery_end, opens the batch's
+ * transaction if none is open, and a savepoint for this delivery.  Every
+ * store call the plugin makes from this thread meanwhile joins it; calls
+ * from other threads wait for the delivery's end, so two deliveries never
+ * interleave.  (The mock host delivers from one thread; a host that runs
+ * the hook on several threads with one handle gets deliveries serialised
+ * by this mutex: simple and correct, and no slower for SQLite, which has
+ * one writer anyway.)  A store call from any thread outside a delivery
+ * first commits the open batch (that call stays its own transaction).
+ *
+ * store_delivery_discard rolls back what the delivery wrote so far (its
+ * savepoint stays open, so the delivery row still joins it): the host
+ * calls it when the delivery failed (retries exhausted, a host failure),
+ * so an unacknowledged delivery leaves nothing behind; it returns 1 when
+ * it rolled back, 0 when it could not (the PostgreSQL store, which keeps
+ * the partial work as its contract allows; a delivery that runs without a
+ * transaction).  Either is safe: the plugin keeps nothing of its own, its
+ * writes are idempotent and its "seen" marks come last.
+ *
+ * store_delivery_end releases the savepoint into the batch.  Begin/end
+ * pairs nest on one thread (the outer one counts).  begin returns
+ * CPIS_ERR_RETRY when the file stayed locked (the delivery then runs
+ * without the outer transaction, each call committing on its own, as it
+ * would without this bracket); end returns CPIS_OK, or the failure of the
+ * delivery's own commit with deliveries = 1 (CPIS_ERR_RETRY: nothing of it
+ * stayed; host_deliver delivers the event again), or CPIS_ERR_HOST when
+ * the batch was lost (then store_batch_commit says so too).  The
+ * PostgreSQL store keeps one transaction per delivery, committed by end,
+ * with other nodes writing at the same time: its transaction holds row
+ * locks instead of the whole file (store_pg.c). */
 int store_delivery_begin(struct store *st);
+int store_delivery_discard(struct store *st);
 int store_delivery_end(struct store *st);
+/* True when no delivery is running and the deliveries awaiting their
+ * commit should be committed now: the batch holds the configured number of
+ * deliveries or has been open the configured time, or no batch is open
+ * (they were committed already: deliveries = 1, a call outside a delivery,
+ * the PostgreSQL store), so store_batch_commit only confirms it. */
+int store_batch_due(struct store *st);
+/* Commits the open batch (CPIS_OK when none is open).  Not CPIS_OK: the
+ * batch (or one an earlier call outside a delivery tried to commit, or
+ * that SQLite rolled back on an error) was rolled back whole; none of the
+ * deliveries since the last successful store_batch_commit stayed, and
+ * none of them may be acknowledged. */
+int store_batch_commit(struct store *st);
+/* Rolls the open batch back instead (the test knob CPIS_MOCK_FAIL_COMMIT:
+ * a commit that fails).  CPIS_ERR_HOST when there was one to roll back,
+ * CPIS_OK when none was open (nothing lost). */
+int store_batch_abort(struct store *st);
 /* True when the delivery's transaction was aborted by the server (only the
  * PostgreSQL store: a deadlock, a serialization failure, a lost
  * connection): every call until store_delivery_end returns retry_later,

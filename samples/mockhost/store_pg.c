@@ -24,8 +24,9 @@
  * twice.  Each state_get is a fresh snapshot, so after a CONFLICT the
  * plugin's re-read sees the winner's value.
  *
- * One delivery is one transaction (store_delivery_begin/_end), as in
- * SQLite, but here other nodes run at the same time; their row locks are
+ * One delivery is one transaction (store_delivery_begin/_end; no group
+ * commit here, unlike the SQLite store: each delivery commits at its end,
+ * and store_batch_commit has nothing to do), and other nodes run at the same time; their row locks are
  * held until commit.  A deadlock (SQLSTATE 40P01), a serialization failure
  * (40001, only under a stricter default_transaction_isolation), a lock or
  * statement timeout, an operator cancel or a lost connection aborts the
