@@ -309,7 +309,8 @@ static void lt_text_append(struct light_builder *b, struct cpis_xnode *t, const 
     char *d = lt_alloc(b, t->len + len + 1);
     if (d == NULL)
         return;
-    memcpy(d, t->text, t->len);
+    if (t->len > 0)
+        memcpy(d, t->text, t->len);
     memcpy(d + t->len, ch, len);
     t->len += len;
     d[t->len] = '\0';
