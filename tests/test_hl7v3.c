@@ -747,6 +747,104 @@ static void test_white_space_and_names(void **state)
 /* An HL7 element the schema does not put on the access path: refused, so an
  * access is never skipped; the same element elsewhere (inside an author) or
  * in another namespace changes nothing. */
+/* What the light tree (xml.c) must keep exactly as libxml2's own tree did:
+ * text of names built from CDATA, references and mixed content; attribute
+ * values whose references the parser rewrites; the errors libxml2's tree
+ * building raised (xml:id, a node deeper than 256, a text node over ten
+ * million bytes joined across white space libxml2 drops). */
+static char *nested(int depth, const char *inner)
+{
+    size_t n = (size_t)depth * 7 + strlen(inner) + 1;
+    char *s = malloc(n);
+    assert_non_null(s);
+    size_t w = 0;
+    for (int i = 0; i < depth; i++)
+        w += (size_t)sprintf(s + w, "<a>");
+    w += (size_t)sprintf(s + w, "%s", inner);
+    for (int i = 0; i < depth; i++)
+        w += (size_t)sprintf(s + w, "</a>");
+    return s;
+}
+
+static void test_light_tree_edges(void **state)
+{
+    (void)state;
+    size_t len;
+    char *buf = load_sample("messages/multi-access.xml", &len);
+    assert_non_null(buf);
+    struct cpis_message m;
+    struct cpis_parse_error e;
+
+    char *d1 = replace1(buf, "<name><prefix>Dr</prefix><given>Amira</given><family>Khan</family></name>",
+                        "<name> <given>A<!--c-->my<![CDATA[ra]]></given>&amp;"
+                        "<family>K&#104;an<?pi x?></family></name>");
+    char *d2 = replace1(d1, "displayName=\"Medical Practitioner\"",
+                        "displayName=\"a&amp;#38;b &lt;&#38;&#x26;\tc\"");
+    assert_int_equal(parse_str(d2, &m, &e), CPIS_MSG_OK);
+    assert_string_equal(m.v[0].access[0].viewer, "Amyra Khan");
+    assert_string_equal(m.v[0].access[0].viewer_role_name, "a&#38;b <&& c");
+    cpis_message_free(&m);
+
+    /* xml:id: an NCName, once (libxml2 2.9.14 error codes) */
+    char *d3 = replace1(buf, "displayName=\"Medical Practitioner\"",
+                        "displayName=\"M\" xml:id=\"9\"");
+    assert_int_equal(parse_str(d3, &m, &e), CPIS_MSG_MALFORMED);
+    assert_non_null(strstr(e.detail, "libxml2 error 539 at line 19"));
+    char *d4 = replace1(buf, "displayName=\"Medical Practitioner\"",
+                        "displayName=\"M\" xml:id=\"x\"");
+    assert_int_equal(parse_str(d4, &m, &e), CPIS_MSG_OK);
+    cpis_message_free(&m);
+    char *d5 = replace1(d4, "displayName=\"Health Professional Access Role\"",
+                        "displayName=\"H\" xml:id=\"x\"");
+    assert_int_equal(parse_str(d5, &m, &e), CPIS_MSG_MALFORMED);
+    assert_non_null(strstr(e.detail, "libxml2 error 513 at line 55"));
+
+    /* depth: 256 elements are fine, a 257th or anything inside the 256th
+     * is not */
+    static const char *const inner[] = {"", "t", "<!--c-->", "<?p?>", " ", "<a/>"};
+    for (size_t i = 0; i < sizeof inner / sizeof inner[0]; i++) {
+        char *deep = nested(256, inner[i]);
+        int rc = cpis_parse_hl7v3((const uint8_t *)deep, strlen(deep), &m, &e);
+        if (i == 0) {
+            assert_int_equal(rc, CPIS_MSG_UNSUPPORTED); /* no payload, not too deep */
+        } else {
+            assert_int_equal(rc, CPIS_MSG_MALFORMED);
+            assert_string_equal(e.detail, "XML nested deeper than 256");
+        }
+        free(deep);
+    }
+
+    /* a text node over 10 000 000 bytes: two CDATA sections between which
+     * libxml2 drops the white space make one; text between them does not */
+    size_t half = 6000000;
+    char *huge = malloc(2 * half + 64);
+    assert_non_null(huge);
+    for (int sep = 0; sep < 2; sep++) {
+        size_t w = (size_t)sprintf(huge, "<a><b/>\n <![CDATA[");
+        memset(huge + w, 'x', half);
+        w += half;
+        w += (size_t)sprintf(huge + w, "]]>%s<![CDATA[", sep ? " t " : "\n ");
+        memset(huge + w, 'y', half);
+        w += half;
+        w += (size_t)sprintf(huge + w, "]]></a>");
+        int rc = cpis_parse_hl7v3((const uint8_t *)huge, w, &m, &e);
+        if (sep == 0) {
+            assert_int_equal(rc, CPIS_MSG_MALFORMED);
+            assert_string_equal(e.detail, "XML not well-formed (libxml2 error 2 at line 3)");
+        } else {
+            assert_int_equal(rc, CPIS_MSG_UNSUPPORTED);
+        }
+    }
+    free(huge);
+
+    free(d5);
+    free(d4);
+    free(d3);
+    free(d2);
+    free(d1);
+    free(buf);
+}
+
 static void test_unknown_elements(void **state)
 {
     (void)state;
@@ -1071,6 +1169,7 @@ int main(void)
         cmocka_unit_test(test_count_check),
         cmocka_unit_test(test_order_prefix_comments_foreign),
         cmocka_unit_test(test_white_space_and_names),
+        cmocka_unit_test(test_light_tree_edges),
         cmocka_unit_test(test_unknown_elements),
         cmocka_unit_test(test_author_details),
         cmocka_unit_test(test_timestamps),

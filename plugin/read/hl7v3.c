@@ -6,7 +6,8 @@
  *   CP-ISInactiveNHSNumberNotification   REPC_MT000005GB01  -> inactive
  *   FileResponse (upload acknowledgement) REPC_MT000003GB01 -> ignored
  *
- * The XML is read by cpis_xml_read (xml.c: no DTD, no entity, no network).
+ * The XML is read by cpis_xml_read_light (xml.c: no DTD, no entity, no
+ * network) into a light tree: elements, attributes, the text of names.
  * Then:
  *   - every payload element above is found by namespace (urn:hl7-org:v3) and
  *     local name wherever it sits: the bare payload as the root (what the
@@ -29,7 +30,6 @@
  * value (no NHS number, name or message text).  Element names are quoted
  * only when they cannot carry data (see safe_name).
  */
-#include <libxml/tree.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,28 +62,29 @@
 /* Names are compared with strcmp (an element without a name is never an
  * HL7 element); the local name first, as it tells most elements apart at
  * once, the namespace after. */
-static int in_v3_ns(const xmlNode *n)
+typedef const struct cpis_xnode xnode;
+
+static int in_v3_ns(xnode *n)
 {
-    return n->ns != NULL && n->ns->href != NULL &&
-           strcmp((const char *)n->ns->href, V3_NS) == 0;
+    return n->ns != NULL && strcmp(n->ns, V3_NS) == 0;
 }
 
-static int is_v3(const xmlNode *n)
+static int is_v3(xnode *n)
 {
-    return n != NULL && n->type == XML_ELEMENT_NODE && n->name != NULL && in_v3_ns(n);
+    return n != NULL && n->type == CPIS_XN_ELEMENT && n->name != NULL && in_v3_ns(n);
 }
 
-static int is_el(const xmlNode *n, const char *name)
+static int is_el(xnode *n, const char *name)
 {
-    return n != NULL && n->type == XML_ELEMENT_NODE && n->name != NULL &&
-           strcmp((const char *)n->name, name) == 0 && in_v3_ns(n);
+    return n != NULL && n->type == CPIS_XN_ELEMENT && n->name != NULL &&
+           strcmp(n->name, name) == 0 && in_v3_ns(n);
 }
 
 /* Elements every HL7 V3 class may carry (InfrastructureRootElements) and
  * the fixed ones the schemas allow zero times: never an access. */
-static int is_infrastructure(const xmlNode *n) /* n: an HL7 element (is_v3) */
+static int is_infrastructure(xnode *n) /* n: an HL7 element (is_v3) */
 {
-    const char *nm = (const char *)n->name;
+    const char *nm = n->name;
     return strcmp(nm, "realmCode") == 0 || strcmp(nm, "typeId") == 0 ||
            strcmp(nm, "templateId") == 0 || strcmp(nm, "code") == 0;
 }
@@ -91,12 +92,12 @@ static int is_infrastructure(const xmlNode *n) /* n: an HL7 element (is_v3) */
 /* The only child called name.  Returns 1 and sets *out (NULL when there is
  * none); 0 when there are several (the caller rejects: which one would be
  * the truth is unknown). */
-static int only_child(xmlNode *parent, const char *name, xmlNode **out)
+static int only_child(xnode *parent, const char *name, xnode **out)
 {
     *out = NULL;
     if (parent == NULL)
         return 1;
-    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+    for (xnode *c = parent->children; c != NULL; c = c->next) {
         if (!is_el(c, name))
             continue;
         if (*out != NULL)
@@ -108,18 +109,18 @@ static int only_child(xmlNode *parent, const char *name, xmlNode **out)
 
 /* First child called name (where the schema allows only one and a second
  * would change nothing the parser reads). */
-static xmlNode *child_el(xmlNode *parent, const char *name)
+static xnode *child_el(xnode *parent, const char *name)
 {
     if (parent == NULL)
         return NULL;
-    for (xmlNode *c = parent->children; c != NULL; c = c->next)
+    for (xnode *c = parent->children; c != NULL; c = c->next)
         if (is_el(c, name))
             return c;
     return NULL;
 }
 
 /* Follow a path of single children: "a/b/c". */
-static xmlNode *path_el(xmlNode *n, const char *path)
+static xnode *path_el(xnode *n, const char *path)
 {
     char part[64];
     while (n != NULL && *path != '\0') {
@@ -138,106 +139,106 @@ enum { ATTR_ABSENT = 0, ATTR_OK = 1, ATTR_TOO_LONG = 2 };
 
 /* The attribute of n called name in namespace ns (NULL: no namespace), as
  * xmlGetNoNsProp / xmlGetNsProp find it (no DTD defaults: a DOCTYPE is
- * refused), without their copy. */
-static xmlAttr *find_attr(const xmlNode *n, const char *name, const char *ns)
+ * refused); its value as they return it (xml.c keeps it so). */
+static const struct cpis_xattr *find_attr(xnode *n, const char *name, const char *ns)
 {
-    if (n == NULL || n->type != XML_ELEMENT_NODE)
+    if (n == NULL || n->type != CPIS_XN_ELEMENT)
         return NULL;
-    for (xmlAttr *a = n->properties; a != NULL; a = a->next) {
-        if (a->name == NULL || strcmp((const char *)a->name, name) != 0)
+    for (const struct cpis_xattr *a = n->attrs; a != NULL; a = a->next) {
+        if (strcmp(a->name, name) != 0)
             continue;
-        if (ns == NULL ? a->ns == NULL
-                       : a->ns != NULL && a->ns->href != NULL &&
-                             strcmp((const char *)a->ns->href, ns) == 0)
+        if (ns == NULL ? a->ns == NULL : a->ns != NULL && strcmp(a->ns, ns) == 0)
             return a;
     }
     return NULL;
 }
 
-/* An attribute's value: in place when it is one text node (how libxml2
- * builds a value, character references and &amp; included), else a copy in
- * *copy that the caller frees: xmlGetNoNsProp's own rule, which returns the
- * same text.  NULL only where xmlGetNoNsProp would return NULL. */
-static const char *attr_value(const xmlAttr *a, xmlChar **copy)
-{
-    *copy = NULL;
-    const xmlNode *t = a->children;
-    if (t != NULL && t->next == NULL &&
-        (t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE))
-        return (const char *)t->content;
-    *copy = xmlNodeListGetString(a->doc, a->children, 1);
-    if (*copy == NULL)
-        *copy = xmlStrdup(BAD_CAST "");
-    return (const char *)*copy;
-}
-
 /* Copy an unqualified attribute (trimmed). */
-static int get_attr(xmlNode *n, const char *name, char *dst, size_t cap)
+static int get_attr(xnode *n, const char *name, char *dst, size_t cap)
 {
     dst[0] = '\0';
-    xmlAttr *a = find_attr(n, name, NULL);
+    const struct cpis_xattr *a = find_attr(n, name, NULL);
     if (a == NULL)
         return ATTR_ABSENT;
-    xmlChar *copy;
-    const char *v = attr_value(a, &copy);
-    if (v == NULL)
-        return ATTR_ABSENT;
-    int rc = cpis_copy_text(dst, cap, v) ? ATTR_OK : ATTR_TOO_LONG;
-    xmlFree(copy);
-    return rc;
+    return cpis_copy_text(dst, cap, a->value) ? ATTR_OK : ATTR_TOO_LONG;
 }
 
-static int attr_equals(xmlNode *n, const char *name, const char *want)
+static int attr_equals(xnode *n, const char *name, const char *want)
 {
     char buf[128];
     return get_attr(n, name, buf, sizeof buf) == ATTR_OK && strcmp(buf, want) == 0;
 }
 
 /* xsi:nil="true" (the schemas make some association elements nillable). */
-static int is_nil(xmlNode *n)
+static int is_nil(xnode *n)
 {
-    xmlAttr *a = find_attr(n, "nil", XSI_NS);
-    if (a == NULL)
-        return 0;
-    xmlChar *copy;
-    const char *v = attr_value(a, &copy);
-    int nil = v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
-    xmlFree(copy);
-    return nil;
+    const struct cpis_xattr *a = find_attr(n, "nil", XSI_NS);
+    return a != NULL && (strcmp(a->value, "true") == 0 || strcmp(a->value, "1") == 0);
 }
 
 /* The child called name (e.g. "id", "value") whose @root is root. */
-static xmlNode *child_with_root(xmlNode *parent, const char *name, const char *root)
+static xnode *child_with_root(xnode *parent, const char *name, const char *root)
 {
     if (parent == NULL)
         return NULL;
-    for (xmlNode *c = parent->children; c != NULL; c = c->next)
+    for (xnode *c = parent->children; c != NULL; c = c->next)
         if (is_el(c, name) && attr_equals(c, "root", root))
             return c;
     return NULL;
 }
 
-/* Text content with white-space runs collapsed to one space. */
-static void node_text(xmlNode *n, char *dst, size_t cap)
+/* The text of n and its descendants, in document order, appended to buf
+ * (as xnodeGetContent joins it).  Returns the new length. */
+static size_t gather_text(xnode *n, char *buf, size_t w)
+{
+    for (xnode *c = n->children; c != NULL; c = c->next) {
+        if (c->type == CPIS_XN_TEXT) {
+            memcpy(buf + w, c->text, c->len);
+            w += c->len;
+        } else {
+            w = gather_text(c, buf, w);
+        }
+    }
+    return w;
+}
+
+static size_t text_length(xnode *n)
+{
+    size_t len = 0;
+    for (xnode *c = n->children; c != NULL; c = c->next)
+        len += c->type == CPIS_XN_TEXT ? c->len : text_length(c);
+    return len;
+}
+
+/* Text content with white-space runs collapsed to one space.  Only the
+ * text of names and their descendants is in the light tree (xml.c), and
+ * that is all this is called on. */
+static void node_text(xnode *n, char *dst, size_t cap)
 {
     dst[0] = '\0';
     if (n == NULL)
         return;
-    /* one text child (a name part, a plain name): read in place, as
-     * xmlNodeGetContent would copy it; anything else through it */
-    const xmlNode *t = n->children;
-    xmlChar *c = NULL;
+    /* one text child (a name part, a plain name): read in place; anything
+     * else joined first (on the stack when short) */
+    xnode *t = n->children;
+    char joined_local[512];
+    char *joined = NULL;
     const char *s;
-    if (n->type == XML_ELEMENT_NODE && t != NULL && t->next == NULL &&
-        (t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) && t->content != NULL)
-        s = (const char *)t->content;
-    else if ((c = xmlNodeGetContent(n)) != NULL)
-        s = (const char *)c;
-    else
-        return;
+    size_t len;
+    if (t != NULL && t->next == NULL && t->type == CPIS_XN_TEXT) {
+        s = t->text;
+        len = t->len;
+    } else {
+        len = text_length(n);
+        joined = len < sizeof joined_local ? joined_local : malloc(len + 1);
+        if (joined == NULL)
+            return;
+        gather_text(n, joined, 0);
+        joined[len] = '\0';
+        s = joined;
+    }
     /* collapse into a copy (on the stack when short), then copy that */
     char local[512];
-    size_t len = strlen(s);
     char *buf = len < sizeof local ? local : malloc(len + 1);
     if (buf != NULL) {
         size_t w = 0;
@@ -258,7 +259,8 @@ static void node_text(xmlNode *n, char *dst, size_t cap)
         if (buf != local)
             free(buf);
     }
-    xmlFree(c);
+    if (joined != joined_local)
+        free(joined);
 }
 
 static void append_word(char *dst, size_t cap, const char *word)
@@ -275,7 +277,7 @@ static void append_word(char *dst, size_t cap, const char *word)
 
 /* HL7 PN: prefix*, given*, family*, suffix* (in that order, whatever the
  * order in the message); the plain text when it has none of them. */
-static void compose_name(xmlNode *name, char *dst, size_t cap)
+static void compose_name(xnode *name, char *dst, size_t cap)
 {
     dst[0] = '\0';
     if (name == NULL)
@@ -283,7 +285,7 @@ static void compose_name(xmlNode *name, char *dst, size_t cap)
     static const char *const parts[] = {"prefix", "given", "family", "suffix"};
     char word[REC_TEXT_MAX];
     for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
-        for (xmlNode *c = name->children; c != NULL; c = c->next) {
+        for (xnode *c = name->children; c != NULL; c = c->next) {
             if (is_el(c, parts[p])) {
                 node_text(c, word, sizeof word);
                 append_word(dst, cap, word);
@@ -297,9 +299,9 @@ static void compose_name(xmlNode *name, char *dst, size_t cap)
 /* An element name fit for an error detail: letters, '-', '.', '_' and at
  * most two digits in a row (schema names such as COCT_TP145102GB01 have
  * runs of six, so those are named by what they are, not quoted). */
-static const char *safe_name(const xmlNode *n, char *buf, size_t cap)
+static const char *safe_name(xnode *n, char *buf, size_t cap)
 {
-    const char *s = n != NULL ? (const char *)n->name : "";
+    const char *s = n != NULL ? n->name : "";
     size_t len = strlen(s), run = 0;
     int ok = len > 0 && len < cap && len <= 48;
     for (size_t i = 0; ok && i < len; i++) {
@@ -320,15 +322,15 @@ static const char *safe_name(const xmlNode *n, char *buf, size_t cap)
 
 /* Rejects an HL7-namespace child of parent that is none of the names
  * allowed (NULL-terminated list) nor infrastructure. */
-static int check_children(xmlNode *parent, const char *const *allowed, const char *where,
+static int check_children(xnode *parent, const char *const *allowed, const char *where,
                           struct cpis_parse_error *err)
 {
-    for (xmlNode *c = parent->children; c != NULL; c = c->next) {
+    for (xnode *c = parent->children; c != NULL; c = c->next) {
         if (!is_v3(c) || is_infrastructure(c))
             continue;
         int known = 0;
         for (size_t i = 0; allowed[i] != NULL && !known; i++)
-            known = strcmp((const char *)c->name, allowed[i]) == 0;
+            known = strcmp(c->name, allowed[i]) == 0;
         if (!known) {
             char nm[64];
             return cpis_fail(err, CPIS_MSG_UNSUPPORTED,
@@ -345,7 +347,7 @@ static int check_children(xmlNode *parent, const char *const *allowed, const cha
 /* ======================================================================== */
 
 /* Copy an identifier attribute that must fit (codes, ids). */
-static int copy_id_attr(xmlNode *n, const char *attr, char *dst, size_t cap,
+static int copy_id_attr(xnode *n, const char *attr, char *dst, size_t cap,
                         const char *field, const char *where, struct cpis_parse_error *err)
 {
     if (get_attr(n, attr, dst, cap) == ATTR_TOO_LONG)
@@ -355,7 +357,7 @@ static int copy_id_attr(xmlNode *n, const char *attr, char *dst, size_t cap,
 
 /* A required single element: missing_field when absent, malformed when
  * repeated. */
-static int need_one(xmlNode *parent, const char *name, xmlNode **out, const char *field,
+static int need_one(xnode *parent, const char *name, xnode **out, const char *field,
                     const char *where, struct cpis_parse_error *err)
 {
     if (!only_child(parent, name, out))
@@ -366,10 +368,10 @@ static int need_one(xmlNode *parent, const char *name, xmlNode **out, const char
 }
 
 /* effectiveTime/@value (or another TS element) -> epoch seconds. */
-static int get_ts(xmlNode *parent, const char *name, const char *field, const char *where,
+static int get_ts(xnode *parent, const char *name, const char *field, const char *where,
                   int64_t *out, struct cpis_parse_error *err)
 {
-    xmlNode *el;
+    xnode *el;
     int rc = need_one(parent, name, &el, field, where, err);
     if (rc != CPIS_MSG_OK)
         return rc;
@@ -383,10 +385,10 @@ static int get_ts(xmlNode *parent, const char *name, const char *field, const ch
 }
 
 /* id/@root (a UUID on the wire) -> dst. */
-static int get_id_root(xmlNode *parent, char *dst, size_t cap, const char *field,
+static int get_id_root(xnode *parent, char *dst, size_t cap, const char *field,
                        const char *where, struct cpis_parse_error *err)
 {
-    xmlNode *id;
+    xnode *id;
     int rc = need_one(parent, "id", &id, field, where, err);
     if (rc != CPIS_MSG_OK)
         return rc;
@@ -399,7 +401,7 @@ static int get_id_root(xmlNode *parent, char *dst, size_t cap, const char *field
 }
 
 /* An NHS number from an identifier element's @extension. */
-static int nhs_from(xmlNode *id, char *out, const char *field, const char *where,
+static int nhs_from(xnode *id, char *out, const char *field, const char *where,
                     struct cpis_parse_error *err)
 {
     char raw[64];
@@ -421,13 +423,13 @@ static int nhs_from(xmlNode *id, char *out, const char *field, const char *where
 
 /* An organisation (representedOrganization, maintainingOrganization):
  * id (root organisation or site) -> location code, name -> location name. */
-static int get_location(xmlNode *org, struct cpis_access *a, const char *what,
+static int get_location(xnode *org, struct cpis_access *a, const char *what,
                         const char *where, struct cpis_parse_error *err)
 {
     if (org == NULL)
         return cpis_fail(err, CPIS_MSG_MISSING_FIELD, "missing access location (%s)%s", what,
                          where);
-    xmlNode *id = child_with_root(org, "id", ROOT_ODS_SITE);
+    xnode *id = child_with_root(org, "id", ROOT_ODS_SITE);
     a->location_is_site = id != NULL;
     if (id == NULL)
         id = child_with_root(org, "id", ROOT_ODS_ORG);
@@ -443,7 +445,7 @@ static int get_location(xmlNode *org, struct cpis_access *a, const char *what,
 }
 
 /* A job role code (CV): @code and @displayName. */
-static int get_role(xmlNode *code, struct cpis_access *a, const char *where,
+static int get_role(xnode *code, struct cpis_access *a, const char *where,
                     struct cpis_parse_error *err)
 {
     int rc = copy_id_attr(code, "code", a->viewer_role, sizeof a->viewer_role, "job role code",
@@ -458,7 +460,7 @@ static int get_role(xmlNode *code, struct cpis_access *a, const char *where,
 /* ======================================================================== */
 
 /* author/COCT_TP145102GB01.AssignedAuthor: a person. */
-static int person_author(xmlNode *aa, struct cpis_access *a, const char *where,
+static int person_author(xnode *aa, struct cpis_access *a, const char *where,
                          struct cpis_parse_error *err)
 {
     a->author_kind = AUTHOR_PERSON;
@@ -480,7 +482,7 @@ static int person_author(xmlNode *aa, struct cpis_access *a, const char *where,
 
 /* author/COCT_TP145104GB01.System: a system (NHS 111, ambulance dispatch);
  * the person responsible comes from indirectAuthority. */
-static int system_author(xmlNode *sys, struct cpis_access *a, const char *where,
+static int system_author(xnode *sys, struct cpis_access *a, const char *where,
                          struct cpis_parse_error *err)
 {
     a->author_kind = AUTHOR_SYSTEM;
@@ -488,7 +490,7 @@ static int system_author(xmlNode *sys, struct cpis_access *a, const char *where,
                           sizeof a->system_asid, "ASID", where, err);
     if (rc != CPIS_MSG_OK)
         return rc;
-    xmlNode *sup = path_el(sys, "indirectAuthority/superiorAssignedEntity");
+    xnode *sup = path_el(sys, "indirectAuthority/superiorAssignedEntity");
     if (sup != NULL && !is_nil(sup)) {
         rc = get_role(child_el(sup, "code"), a, where, err);
         if (rc != CPIS_MSG_OK)
@@ -500,7 +502,7 @@ static int system_author(xmlNode *sys, struct cpis_access *a, const char *where,
 }
 
 /* pertinentCP-ISNHSQuery: one access. */
-static int read_query(xmlNode *q, struct cpis_access *a, const char *upload, size_t idx,
+static int read_query(xnode *q, struct cpis_access *a, const char *upload, size_t idx,
                       struct cpis_parse_error *err)
 {
     char where[48];
@@ -519,7 +521,7 @@ static int read_query(xmlNode *q, struct cpis_access *a, const char *upload, siz
     cpis_copy_text(a->upload_file, sizeof a->upload_file, upload);
 
     /* the child: queryByParameter/person.id/value, by root */
-    xmlNode *pid = path_el(q, "queryByParameter/person.id");
+    xnode *pid = path_el(q, "queryByParameter/person.id");
     rc = nhs_from(child_with_root(pid, "value", ROOT_NHS), a->nhs_number,
                   "NHS number (queryByParameter/person.id/value)", where, err);
     if (rc == CPIS_MSG_OK)
@@ -529,7 +531,7 @@ static int read_query(xmlNode *q, struct cpis_access *a, const char *upload, siz
         return rc;
 
     /* the author: exactly one of the two templates */
-    xmlNode *author;
+    xnode *author;
     rc = need_one(q, "author", &author, "author", where, err);
     if (rc != CPIS_MSG_OK)
         return rc;
@@ -538,7 +540,7 @@ static int read_query(xmlNode *q, struct cpis_access *a, const char *upload, siz
     rc = check_children(author, authors, "author", err);
     if (rc != CPIS_MSG_OK)
         return rc;
-    xmlNode *person, *sys;
+    xnode *person, *sys;
     if (!only_child(author, authors[0], &person) || !only_child(author, authors[1], &sys) ||
         (person != NULL && sys != NULL))
         return cpis_fail(err, CPIS_MSG_MALFORMED, "author holds more than one author%s", where);
@@ -562,14 +564,14 @@ struct asn_walk {
     size_t bare_records; /* record accesses holding no query */
 };
 
-static int walk_records(xmlNode *focal, struct cpis_notification *out, struct asn_walk *w,
+static int walk_records(xnode *focal, struct cpis_notification *out, struct asn_walk *w,
                         struct cpis_parse_error *err)
 {
     static const char *const in_pi1[] = {"pertinentCP-ISRecordAccess", NULL};
     static const char *const in_rec[] = {"pertinentInformation2", "reference", NULL};
     static const char *const in_pi2[] = {"pertinentCP-ISNHSQuery", NULL};
     memset(w, 0, sizeof *w);
-    for (xmlNode *pi1 = focal->children; pi1 != NULL; pi1 = pi1->next) {
+    for (xnode *pi1 = focal->children; pi1 != NULL; pi1 = pi1->next) {
         if (!is_el(pi1, "pertinentInformation1"))
             continue;
         if (is_nil(pi1)) {
@@ -579,7 +581,7 @@ static int walk_records(xmlNode *focal, struct cpis_notification *out, struct as
         int rc = check_children(pi1, in_pi1, "pertinentInformation1", err);
         if (rc != CPIS_MSG_OK)
             return rc;
-        xmlNode *rec;
+        xnode *rec;
         if (!only_child(pi1, "pertinentCP-ISRecordAccess", &rec))
             return cpis_fail(err, CPIS_MSG_MALFORMED,
                              "pertinentInformation1 holds more than one "
@@ -594,7 +596,7 @@ static int walk_records(xmlNode *focal, struct cpis_notification *out, struct as
         /* the upload file the plan came from: one per record access */
         char upload[REC_ID_MAX] = "";
         if (out != NULL) {
-            xmlNode *v = path_el(rec, "reference/referredToLAUploadFile/value");
+            xnode *v = path_el(rec, "reference/referredToLAUploadFile/value");
             if (get_attr(v, "extension", upload, sizeof upload) == ATTR_TOO_LONG)
                 return cpis_fail(err, CPIS_MSG_MALFORMED,
                                  "upload file id (reference/referredToLAUploadFile) is too "
@@ -602,12 +604,12 @@ static int walk_records(xmlNode *focal, struct cpis_notification *out, struct as
                                  w->accesses);
         }
         size_t before = w->queries;
-        for (xmlNode *pi2 = rec->children; pi2 != NULL; pi2 = pi2->next) {
+        for (xnode *pi2 = rec->children; pi2 != NULL; pi2 = pi2->next) {
             if (!is_el(pi2, "pertinentInformation2"))
                 continue;
             if ((rc = check_children(pi2, in_pi2, "pertinentInformation2", err)) != CPIS_MSG_OK)
                 return rc;
-            for (xmlNode *q = pi2->children; q != NULL; q = q->next) {
+            for (xnode *q = pi2->children; q != NULL; q = q->next) {
                 if (!is_el(q, "pertinentCP-ISNHSQuery"))
                     continue;
                 if (w->queries >= MAX_ACCESS_RECORDS)
@@ -628,14 +630,14 @@ static int walk_records(xmlNode *focal, struct cpis_notification *out, struct as
 }
 
 /* pertinentInformation/pertinentTotalReturnedRecords/value/@value. */
-static int get_total(xmlNode *focal, long *total, struct cpis_parse_error *err)
+static int get_total(xnode *focal, long *total, struct cpis_parse_error *err)
 {
-    xmlNode *pi;
+    xnode *pi;
     int rc = need_one(focal, "pertinentInformation", &pi,
                       "stated number of accesses (pertinentInformation)", "", err);
     if (rc != CPIS_MSG_OK)
         return rc;
-    xmlNode *v = path_el(pi, "pertinentTotalReturnedRecords/value");
+    xnode *v = path_el(pi, "pertinentTotalReturnedRecords/value");
     char s[32];
     int a = get_attr(v, "value", s, sizeof s);
     if (a == ATTR_ABSENT || s[0] == '\0')
@@ -658,12 +660,12 @@ static int get_total(xmlNode *focal, long *total, struct cpis_parse_error *err)
 /* primaryInformationRecipient/COCT_TP145103GB01.IntendedRecipient/
  * representedSourceOrganization/id (root organisation): the LA.  Optional:
  * "" when absent, an error only when present and not an ODS code. */
-static int get_la(xmlNode *focal, struct cpis_notification *out, struct cpis_parse_error *err)
+static int get_la(xnode *focal, struct cpis_notification *out, struct cpis_parse_error *err)
 {
-    xmlNode *org = path_el(focal, "primaryInformationRecipient/"
+    xnode *org = path_el(focal, "primaryInformationRecipient/"
                                   "COCT_TP145103GB01.IntendedRecipient/"
                                   "representedSourceOrganization");
-    xmlNode *id = child_with_root(org, "id", ROOT_ODS_ORG);
+    xnode *id = child_with_root(org, "id", ROOT_ODS_ORG);
     int a = get_attr(id, "extension", out->la_code, sizeof out->la_code);
     if (a == ATTR_TOO_LONG ||
         (a == ATTR_OK && out->la_code[0] != '\0' && !cpis_ods_code_valid(out->la_code)))
@@ -672,7 +674,7 @@ static int get_la(xmlNode *focal, struct cpis_notification *out, struct cpis_par
 }
 
 /* What both notifications carry: effectiveTime, id, the recipient LA. */
-static int get_header(xmlNode *focal, struct cpis_notification *out,
+static int get_header(xnode *focal, struct cpis_notification *out,
                       struct cpis_parse_error *err)
 {
     int rc = get_ts(focal, "effectiveTime", "notification time (effectiveTime)", "",
@@ -685,7 +687,7 @@ static int get_header(xmlNode *focal, struct cpis_notification *out,
     return rc;
 }
 
-static int read_asn(xmlNode *focal, struct cpis_notification *out,
+static int read_asn(xnode *focal, struct cpis_notification *out,
                     struct cpis_parse_error *err)
 {
     static const char *const allowed[] = {"effectiveTime", "id", "pertinentInformation",
@@ -736,7 +738,7 @@ static int read_asn(xmlNode *focal, struct cpis_notification *out,
 /* Inactive NHS Number Notification                                          */
 /* ======================================================================== */
 
-static int read_subject(xmlNode *subj, struct cpis_inactive_subject *s, size_t idx,
+static int read_subject(xnode *subj, struct cpis_inactive_subject *s, size_t idx,
                         struct cpis_parse_error *err)
 {
     char where[48];
@@ -746,7 +748,7 @@ static int read_subject(xmlNode *subj, struct cpis_inactive_subject *s, size_t i
     int rc = check_children(subj, in_subject, "subject", err);
     if (rc != CPIS_MSG_OK)
         return rc;
-    xmlNode *p;
+    xnode *p;
     if ((rc = need_one(subj, "pDSInactivePatient", &p, "pDSInactivePatient", where, err)) !=
         CPIS_MSG_OK)
         return rc;
@@ -760,8 +762,8 @@ static int read_subject(xmlNode *subj, struct cpis_inactive_subject *s, size_t i
     if (rc != CPIS_MSG_OK)
         return rc;
     /* replacedBy/newVersion/id/@extension: the number that replaces it */
-    xmlNode *nv = path_el(p, "replacedBy/newVersion");
-    xmlNode *nid = nv != NULL && !is_nil(nv) && !is_nil(child_el(p, "replacedBy"))
+    xnode *nv = path_el(p, "replacedBy/newVersion");
+    xnode *nid = nv != NULL && !is_nil(nv) && !is_nil(child_el(p, "replacedBy"))
                        ? child_el(nv, "id")
                        : NULL;
     if (nid != NULL) {
@@ -777,7 +779,7 @@ static int read_subject(xmlNode *subj, struct cpis_inactive_subject *s, size_t i
     return CPIS_MSG_OK;
 }
 
-static int read_inactive(xmlNode *focal, struct cpis_notification *out,
+static int read_inactive(xnode *focal, struct cpis_notification *out,
                          struct cpis_parse_error *err)
 {
     static const char *const allowed[] = {"effectiveTime", "id",
@@ -788,7 +790,7 @@ static int read_inactive(xmlNode *focal, struct cpis_notification *out,
     if (rc != CPIS_MSG_OK)
         return rc;
     size_t n = 0;
-    for (xmlNode *c = focal->children; c != NULL; c = c->next)
+    for (xnode *c = focal->children; c != NULL; c = c->next)
         n += is_el(c, "subject");
     if (n == 0)
         return cpis_fail(err, CPIS_MSG_MISSING_FIELD, "missing subject (no child named)");
@@ -798,7 +800,7 @@ static int read_inactive(xmlNode *focal, struct cpis_notification *out,
     if (out->inactive == NULL)
         return cpis_fail(err, CPIS_MSG_MALFORMED, "out of memory");
     out->kind = REC_KIND_INACTIVE;
-    for (xmlNode *c = focal->children; c != NULL; c = c->next) {
+    for (xnode *c = focal->children; c != NULL; c = c->next) {
         if (!is_el(c, "subject"))
             continue;
         rc = read_subject(c, &out->inactive[out->n_inactive], out->n_inactive, err);
@@ -813,21 +815,21 @@ static int read_inactive(xmlNode *focal, struct cpis_notification *out,
 /* Upload acknowledgement: passed by                                         */
 /* ======================================================================== */
 
-static int read_file_response(xmlNode *focal, struct cpis_notification *out)
+static int read_file_response(xnode *focal, struct cpis_notification *out)
 {
     out->kind = REC_KIND_IGNORED;
     cpis_copy_text(out->reason, sizeof out->reason,
                    "acknowledgement of the LA's own CP-IS upload (FileResponse, "
                    "REPC_MT000003GB01): not a notification");
     /* what it names, when readable; nothing here can reject it */
-    xmlNode *id = child_el(focal, "id");
+    xnode *id = child_el(focal, "id");
     if (get_attr(id, "extension", out->message_id, sizeof out->message_id) != ATTR_OK)
         out->message_id[0] = '\0';
     char v[64];
     if (get_attr(child_el(focal, "creationTime"), "value", v, sizeof v) != ATTR_OK ||
         cpis_hl7_ts_parse(v, &out->created) != 0)
         out->created = 0;
-    xmlNode *org = path_el(focal, "communicationFunctionRcv/organisation");
+    xnode *org = path_el(focal, "communicationFunctionRcv/organisation");
     if (get_attr(child_with_root(org, "id", ROOT_ODS_ORG), "extension", out->la_code,
                  sizeof out->la_code) != ATTR_OK ||
         !cpis_ods_code_valid(out->la_code))
@@ -839,7 +841,7 @@ static int read_file_response(xmlNode *focal, struct cpis_notification *out)
 /* The file                                                                  */
 /* ======================================================================== */
 
-static int payload_kind(const xmlNode *n)
+static int payload_kind(xnode *n)
 {
     if (is_el(n, EL_ASN))
         return 1;
@@ -851,9 +853,9 @@ static int payload_kind(const xmlNode *n)
 }
 
 /* Pre-order successor of n inside top's subtree (top itself excluded). */
-static xmlNode *walk_next(xmlNode *n, xmlNode *top, int descend)
+static xnode *walk_next(xnode *n, xnode *top, int descend)
 {
-    if (descend && n->type == XML_ELEMENT_NODE && n->children != NULL)
+    if (descend && n->type == CPIS_XN_ELEMENT && n->children != NULL)
         return n->children;
     while (n != NULL && n != top) {
         if (n->next != NULL)
@@ -869,16 +871,14 @@ static int parse_hl7v3(const uint8_t *buf, size_t len, unsigned xml_flags,
     if (out == NULL)
         return cpis_fail(err, CPIS_MSG_MALFORMED, "no output record");
     memset(out, 0, sizeof *out);
-    xmlDocPtr doc = NULL;
-    /* blanks dropped: the readers below read elements, attributes and the
-     * text of names only (node_text), which keeps its white space */
-    int rc = cpis_xml_read(buf, len, xml_flags | CPIS_XML_DROP_BLANKS, &doc, err);
+    struct cpis_xtree *tree = NULL;
+    int rc = cpis_xml_read_light(buf, len, xml_flags, &tree, err);
     if (rc != CPIS_MSG_OK)
         return rc;
-    xmlNode *root = xmlDocGetRootElement(doc);
+    xnode *root = cpis_xtree_root(tree);
 
     /* every payload element, in document order, wherever it sits */
-    for (xmlNode *n = root; n != NULL && rc == CPIS_MSG_OK;) {
+    for (xnode *n = root; n != NULL && rc == CPIS_MSG_OK;) {
         int k = payload_kind(n);
         if (k == 0) {
             n = n == root ? (root->children != NULL ? root->children : NULL)
@@ -912,7 +912,7 @@ static int parse_hl7v3(const uint8_t *buf, size_t len, unsigned xml_flags,
         rc = cpis_fail(err, CPIS_MSG_UNSUPPORTED,
                        "no CP-IS notification or upload acknowledgement (" EL_ASN ", " EL_INACTIVE ", " EL_FILE_RESPONSE ")"
                        " in the HL7 V3 namespace");
-    xmlFreeDoc(doc);
+    cpis_xtree_free(tree);
     if (rc != CPIS_MSG_OK)
         cpis_message_free(out);
     return rc;

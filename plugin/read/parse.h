@@ -71,14 +71,38 @@ int cpis_utf8_check(const uint8_t *buf, size_t len);
  * in the context, never printed.  On success *doc is a well-formed tree the
  * caller frees with xmlFreeDoc; otherwise an error code with err filled.
  * flags: CPIS_XML_UTF8_CHECKED when the caller has already had 0 from
- * cpis_utf8_check on these very bytes (the check is not repeated);
- * CPIS_XML_DROP_BLANKS to build no text node for white space between
- * elements, except inside elements called "name" (xml.c, hook_blanks). */
+ * cpis_utf8_check on these very bytes (the check is not repeated). */
 #define CPIS_XML_UTF8_CHECKED 1u
-#define CPIS_XML_DROP_BLANKS 2u
 struct _xmlDoc;
 int cpis_xml_read(const uint8_t *buf, size_t len, unsigned flags, struct _xmlDoc **doc,
                   struct cpis_parse_error *err);
+
+/* The same read (same checks, options, hooks and errors) building no
+ * libxml2 tree: a light one of elements, their attributes, and the text
+ * inside elements called "name" (only there: see xml.c, "The light tree").
+ * Children are in document order; text nodes appear only inside names. */
+enum { CPIS_XN_ELEMENT = 1, CPIS_XN_TEXT = 2 };
+struct cpis_xattr {
+    const char *name;  /* local name */
+    const char *ns;    /* namespace URI, NULL for none */
+    const char *value; /* as libxml2's tree gives it (references resolved) */
+    struct cpis_xattr *next;
+};
+struct cpis_xnode {
+    int type;                /* CPIS_XN_ELEMENT or CPIS_XN_TEXT */
+    unsigned char last_kind, first_text, not_blank; /* xml.c's own */
+    const char *name;        /* element: local name */
+    const char *ns;          /* element: namespace URI, NULL for none */
+    const char *text;        /* text: the characters (CDATA included) */
+    size_t len;              /* text: their length */
+    struct cpis_xnode *parent, *children, *last, *next;
+    struct cpis_xattr *attrs; /* element: in document order */
+};
+struct cpis_xtree;
+int cpis_xml_read_light(const uint8_t *buf, size_t len, unsigned flags,
+                        struct cpis_xtree **tree, struct cpis_parse_error *err);
+const struct cpis_xnode *cpis_xtree_root(const struct cpis_xtree *t);
+void cpis_xtree_free(struct cpis_xtree *t);
 /* Install / remove the refusing external entity loader (xml.c). */
 void cpis_xml_loader_install(void);
 void cpis_xml_loader_remove(void);
