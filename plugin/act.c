@@ -295,6 +295,14 @@ static void add_ref(cJSON *o, const char *lit_key, const char *stable)
     add_item(o, lit_key, cJSON_CreateStringReference(stable));
 }
 
+/* An ODS name as people read it (wf_display_name: title case). */
+static void add_display(cJSON *o, const char *lit_key, const char *name)
+{
+    char shown[WF_STR_MAX];
+    wf_display_name(name, shown, sizeof shown);
+    add_str(o, lit_key, shown);
+}
+
 static void add_bool(cJSON *o, const char *lit_key, int v)
 {
     add_item(o, lit_key, cJSON_CreateBool(v));
@@ -361,17 +369,13 @@ static char *episode_json(const struct wf_episode *e, const struct wf_action *ac
         add_ref(s, "parent", a->parent);
         /* for people: names in title case (wf_display_name), the message's
          * own name when it differs, "a site of" and closed organisations */
-        char shown[WF_STR_MAX];
-        wf_display_name(a->place, shown, sizeof shown);
-        add_str(s, "place_display", shown);
-        wf_display_name(a->parent, shown, sizeof shown);
-        add_str(s, "parent_display", shown);
+        add_display(s, "place_display", a->place);
+        add_display(s, "parent_display", a->parent);
         if (a->place_via_parent)
             add_bool(s, "via_parent", 1);
         if (a->place_in_message[0]) {
             add_ref(s, "in_message", a->place_in_message);
-            wf_display_name(a->place_in_message, shown, sizeof shown);
-            add_str(s, "in_message_display", shown);
+            add_display(s, "in_message_display", a->place_in_message);
         }
         if (a->closed_on[0])
             add_ref(s, "closed", a->closed_on);

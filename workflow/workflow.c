@@ -1017,39 +1017,26 @@ int wf_decide_note_done(const struct wf_policy *p, const struct cpis_case *c,
     if (!p || !c || !note_id || !state || strncmp(note_id, "note/", 5) != 0)
         return 1;
     const char *ref = note_id + 5;
+    /* a stub of an episode ("note/ep-..."), else of a one-access entry: the
+     * landing entry shows its episode's last access, a one-access entry its
+     * only one */
+    int is_episode = strncmp(ref, "ep-", 3) == 0;
+    struct wf_episode *e = is_episode ? episode_by_id(state, ref) : one_of(state, ref);
+    if (!e || (is_episode && e->n == 0))
+        return 1;
     int changed = 0;
-    if (strncmp(ref, "ep-", 3) == 0) {
-        struct wf_episode *e = episode_by_id(state, ref);
-        if (!e || e->n == 0)
-            return 1;
-        if (!e->done) {
-            e->done = 1;
-            e->done_at = at;
-            e->revision++;
-            changed = 1;
-        }
-        if (c->status == CPIS_CASE_OPEN && p->landing_page &&
-            push_document(p, state, out, WF_ACT_LANDING, c, nhs_display,
-                          &e->acc[e->n - 1], e) < 0) {
-            wf_actions_free(out);
-            return -1; /* the state change stands: the caller does not store it */
-        }
-    } else {
-        struct wf_episode *e = one_of(state, ref);
-        if (!e)
-            return 1;
-        if (!e->done) {
-            e->done = 1;
-            e->done_at = at;
-            e->revision++;
-            changed = 1;
-        }
-        if (c->status == CPIS_CASE_OPEN && p->landing_page &&
-            push_document(p, state, out, WF_ACT_LANDING, c, nhs_display, &e->acc[0],
-                          NULL) < 0) {
-            wf_actions_free(out);
-            return -1;
-        }
+    if (!e->done) {
+        e->done = 1;
+        e->done_at = at;
+        e->revision++;
+        changed = 1;
+    }
+    if (c->status == CPIS_CASE_OPEN && p->landing_page &&
+        push_document(p, state, out, WF_ACT_LANDING, c, nhs_display,
+                      is_episode ? &e->acc[e->n - 1] : &e->acc[0],
+                      is_episode ? e : NULL) < 0) {
+        wf_actions_free(out);
+        return -1; /* the state change stands: the caller does not store it */
     }
     out->new_access = changed;
     return 0;
